@@ -1,0 +1,112 @@
+import { ConfigurationError } from '../core/errors.ts';
+import type { OutputTag } from '../core/output-tag.ts';
+import { IntervalJoinOperator, type IntervalJoinOptions } from '../operators/interval-join-operator.ts';
+import { checkObject, SingleOutputStream, type KeyedStream } from './data-stream.ts';
+import type { ProcessJoinFunction } from './functions.ts';
+
+/**
+ * `left.intervalJoin(right).between(lowerMs, upperMs).process(fn)`: pairs each left record with the
+ * right records of the same key whose timestamp lies in `[left.ts + lowerMs, left.ts + upperMs]`
+ * (bounds inclusive unless made exclusive). Event time only. Late records (timestamp ≤ the
+ * operator's watermark) go to the late side outputs if set, else are counted as dropped; records
+ * that never joined can be sent to the unmatched side outputs.
+ */
+export class IntervalJoin<K, L, R> {
+  constructor(
+    private readonly left: KeyedStream<K, L>,
+    private readonly right: KeyedStream<K, R>,
+  ) {}
+
+  between(lowerBoundMs: number, upperBoundMs: number): IntervalJoined<K, L, R> {
+    if (!Number.isSafeInteger(lowerBoundMs) || !Number.isSafeInteger(upperBoundMs)) {
+      throw new ConfigurationError(
+        `interval join bounds must be whole milliseconds, got [${lowerBoundMs}, ${upperBoundMs}]`,
+      );
+    }
+    if (lowerBoundMs > upperBoundMs) {
+      throw new ConfigurationError(
+        `interval join lower bound must be ≤ upper bound, got [${lowerBoundMs}, ${upperBoundMs}]`,
+      );
+    }
+    return new IntervalJoined<K, L, R>(this.left, this.right, lowerBoundMs, upperBoundMs);
+  }
+}
+
+export class IntervalJoined<K, L, R> {
+  private isLowerBoundInclusive = true;
+  private isUpperBoundInclusive = true;
+  private leftLateTag: OutputTag<L> | undefined;
+  private rightLateTag: OutputTag<R> | undefined;
+  private leftUnmatchedTag: OutputTag<L> | undefined;
+  private rightUnmatchedTag: OutputTag<R> | undefined;
+
+  constructor(
+    private readonly left: KeyedStream<K, L>,
+    private readonly right: KeyedStream<K, R>,
+    private readonly lowerBoundMs: number,
+    private readonly upperBoundMs: number,
+  ) {}
+
+  lowerBoundExclusive(): this {
+    this.isLowerBoundInclusive = false;
+    return this;
+  }
+
+  upperBoundExclusive(): this {
+    this.isUpperBoundInclusive = false;
+    return this;
+  }
+
+  sideOutputLeftLateData(tag: OutputTag<L>): this {
+    this.leftLateTag = tag;
+    return this;
+  }
+
+  sideOutputRightLateData(tag: OutputTag<R>): this {
+    this.rightLateTag = tag;
+    return this;
+  }
+
+  /** Left records that joined no right record, emitted when the watermark passes `left.ts + upper`. */
+  sideOutputLeftUnmatched(tag: OutputTag<L>): this {
+    this.leftUnmatchedTag = tag;
+    return this;
+  }
+
+  /** Right records that joined no left record, emitted when the watermark passes `right.ts − lower`. */
+  sideOutputRightUnmatched(tag: OutputTag<R>): this {
+    this.rightUnmatchedTag = tag;
+    return this;
+  }
+
+  /** Needs a uid (both sides are buffered in keyed state). */
+  process<OUT>(joinFunction: ProcessJoinFunction<L, R, OUT>): SingleOutputStream<OUT> {
+    checkObject(joinFunction, 'process', 'processElement');
+    if (this.lowerBoundMs === this.upperBoundMs && (!this.isLowerBoundInclusive || !this.isUpperBoundInclusive)) {
+      throw new ConfigurationError('interval join: an exclusive bound on an empty interval joins nothing');
+    }
+    const options: IntervalJoinOptions<L, R> = {
+      leftKeySelector: this.left.keySelector as (value: L) => unknown,
+      rightKeySelector: this.right.keySelector as (value: R) => unknown,
+      lowerBoundMs: this.lowerBoundMs,
+      upperBoundMs: this.upperBoundMs,
+      isLowerBoundInclusive: this.isLowerBoundInclusive,
+      isUpperBoundInclusive: this.isUpperBoundInclusive,
+      leftLateTag: this.leftLateTag,
+      rightLateTag: this.rightLateTag,
+      leftUnmatchedTag: this.leftUnmatchedTag,
+      rightUnmatchedTag: this.rightUnmatchedTag,
+    };
+    const env = this.left.env;
+    const node = env.addNode({
+      kind: 'interval-join',
+      name: `IntervalJoin[${this.lowerBoundMs}, ${this.upperBoundMs}]`,
+      isStateful: true,
+      numInputs: 2,
+      createOperator: () => new IntervalJoinOperator<L, R, OUT>(options, joinFunction),
+    });
+    this.left.connectTo(node, 0);
+    this.right.connectTo(node, 1);
+    return new SingleOutputStream<OUT>(env, node);
+  }
+}

@@ -1,0 +1,210 @@
+import { ConfigurationError } from './errors.ts';
+
+/**
+ * The canonical byte encoding of keys.
+ *
+ * Keys are what `keyBy` returns: a string, a number, a bigint, a boolean, null, or an array / plain
+ * object of those (a composite key). Every key has exactly one encoding, so equal keys hash to the same
+ * key group in every process and every version; the encoding is part of the checkpoint format and must
+ * never change. It is *not* msgpack: msgpack lets an encoder choose between representations.
+ *
+ * Layout (big-endian, lengths as unsigned LEB128 varints):
+ * - `0x00` null
+ * - `0x01` false, `0x02` true
+ * - `0x10` integer number in the safe range: 8-byte two's complement (−0 is 0)
+ * - `0x11` other number: IEEE 754 float64 (NaN canonicalised)
+ * - `0x12` bigint: sign byte (0 ≥ 0, 1 < 0), varint length, magnitude bytes
+ * - `0x20` string: varint UTF-8 byte length, UTF-8 bytes
+ * - `0x30` array: varint element count, then each element
+ * - `0x40` plain object: varint entry count, then entries sorted by property name (UTF-16 code unit
+ *   order), each a string name (as `0x20`) followed by the value; `undefined` properties are skipped
+ */
+export type KeyValue = string | number | bigint | boolean | null | readonly KeyValue[] | { readonly [name: string]: KeyValue };
+
+const encoder = new TextEncoder();
+
+/** A growable byte writer reused across keys so that encoding a key allocates nothing in steady state. */
+export class KeyWriter {
+  bytes: Uint8Array;
+  view: DataView;
+  length = 0;
+
+  constructor(initialCapacity = 256) {
+    this.bytes = new Uint8Array(initialCapacity);
+    this.view = new DataView(this.bytes.buffer);
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+
+  ensure(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.bytes.length) return;
+    let capacity = this.bytes.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const next = new Uint8Array(capacity);
+    next.set(this.bytes.subarray(0, this.length));
+    this.bytes = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  byte(value: number): void {
+    this.ensure(1);
+    this.bytes[this.length++] = value;
+  }
+
+  varint(value: number): void {
+    this.ensure(10);
+    let rest = value;
+    while (rest >= 0x80) {
+      this.bytes[this.length++] = (rest & 0x7f) | 0x80;
+      rest = Math.floor(rest / 128);
+    }
+    this.bytes[this.length++] = rest;
+  }
+
+  string(value: string): void {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    const max = value.length * 3;
+    this.ensure(max + 10);
+    // Reserve the length prefix after encoding: encode at a provisional offset, then shift if needed.
+    const start = this.length;
+    const prefixGuess = varintSize(max);
+    const { written } = encoder.encodeInto(value, this.bytes.subarray(start + prefixGuess));
+    const prefix = varintSize(written);
+    if (prefix !== prefixGuess) {
+      this.bytes.copyWithin(start + prefix, start + prefixGuess, start + prefixGuess + written);
+    }
+    this.varint(written);
+    this.length = start + prefix + written;
+  }
+
+  /** Copies the written bytes out. */
+  toBytes(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  let rest = value;
+  while (rest >= 0x80) {
+    size++;
+    rest = Math.floor(rest / 128);
+  }
+  return size;
+}
+
+/** Appends the canonical encoding of `key` to `writer`. Throws a {@link ConfigurationError} for unsupported keys. */
+export function writeKey(writer: KeyWriter, key: unknown): void {
+  switch (typeof key) {
+    case 'string':
+      writer.byte(0x20);
+      writer.string(key);
+      return;
+    case 'number':
+      if (Number.isSafeInteger(key)) {
+        writer.byte(0x10);
+        writer.ensure(8);
+        writer.view.setBigInt64(writer.length, BigInt(key === 0 ? 0 : key));
+      } else {
+        writer.byte(0x11);
+        writer.ensure(8);
+        writer.view.setFloat64(writer.length, Number.isNaN(key) ? Number.NaN : key);
+      }
+      writer.length += 8;
+      return;
+    case 'boolean':
+      writer.byte(key ? 0x02 : 0x01);
+      return;
+    case 'bigint': {
+      writer.byte(0x12);
+      writer.byte(key < 0n ? 1 : 0);
+      let magnitude = key < 0n ? -key : key;
+      const digits: number[] = [];
+      while (magnitude > 0n) {
+        digits.push(Number(magnitude & 0xffn));
+        magnitude >>= 8n;
+      }
+      writer.varint(digits.length);
+      writer.ensure(digits.length);
+      for (let i = digits.length - 1; i >= 0; i--) writer.bytes[writer.length++] = digits[i]!;
+      return;
+    }
+    case 'object': {
+      if (key === null) {
+        writer.byte(0x00);
+        return;
+      }
+      if (Array.isArray(key)) {
+        writer.byte(0x30);
+        writer.varint(key.length);
+        for (const element of key) writeKey(writer, element);
+        return;
+      }
+      const proto: unknown = Object.getPrototypeOf(key);
+      if (proto === Object.prototype || proto === null) {
+        const record = key as Record<string, unknown>;
+        const names = Object.keys(record)
+          .filter((name) => record[name] !== undefined)
+          .sort();
+        writer.byte(0x40);
+        writer.varint(names.length);
+        for (const name of names) {
+          writer.byte(0x20);
+          writer.string(name);
+          writeKey(writer, record[name]);
+        }
+        return;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  throw new ConfigurationError(
+    `a key must be a string, number, bigint, boolean, null, or an array or plain object of those; got ${describeKey(key)}. ` +
+      'Return such a value from your keyBy selector.',
+  );
+}
+
+function describeKey(key: unknown): string {
+  if (key === undefined) return 'undefined';
+  if (typeof key === 'object' && key !== null) return `an instance of ${key.constructor?.name ?? 'an unknown class'}`;
+  return typeof key;
+}
+
+const sharedWriter = new KeyWriter();
+
+/** The canonical bytes of a key (a fresh copy). */
+export function encodeKey(key: unknown): Uint8Array {
+  sharedWriter.reset();
+  writeKey(sharedWriter, key);
+  return sharedWriter.toBytes();
+}
+
+/**
+ * A primitive that identifies a key in a JavaScript `Map`: strings, numbers, booleans and bigints are
+ * their own id; composite keys (arrays, objects) and strings that begin with U+0001 become a string
+ * that begins with U+0001, so no two distinct keys share an id.
+ */
+export type KeyId = string | number | boolean | bigint | null;
+
+export function keyIdOf(key: unknown): KeyId {
+  switch (typeof key) {
+    case 'string':
+      return key.length > 0 && key.charCodeAt(0) === 1 ? `\u0001s${key}` : key;
+    case 'number':
+      return key === 0 ? 0 : key; // -0 and 0 are one key
+    case 'boolean':
+    case 'bigint':
+      return key;
+    default: {
+      if (key === null) return null;
+      sharedWriter.reset();
+      writeKey(sharedWriter, key);
+      return `\u0001c${Buffer.from(sharedWriter.bytes.buffer, 0, sharedWriter.length).toString('latin1')}`;
+    }
+  }
+}

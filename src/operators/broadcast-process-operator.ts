@@ -1,0 +1,187 @@
+import type {
+  BroadcastContext,
+  BroadcastProcessFunction,
+  BroadcastState,
+  BroadcastStateDescriptor,
+  KeyedBroadcastProcessFunction,
+  KeyedReadOnlyBroadcastContext,
+  KeySelector,
+} from '../api/functions.ts';
+import { keyIdOf, type KeyId } from '../core/key-codec.ts';
+import type { OutputTag } from '../core/output-tag.ts';
+import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
+import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
+import type { TimerService, Triggerable } from '../time/timer-service.ts';
+import {
+  instantiateFunction,
+  keyedRuntimeContextOf,
+  runtimeContextOf,
+  TimestampedCollector,
+  UserFunctionContext,
+} from './function-contexts.ts';
+import { OperatorBase } from './operator-base.ts';
+import { UserTimerService } from './user-timer-service.ts';
+
+const BROADCAST_STATE_PREFIX = 'broadcast:';
+
+/** A broadcast state: the same map in every subtask, because every subtask sees every broadcast element. */
+class MapBroadcastState<K, V> implements BroadcastState<K, V> {
+  readonly entriesById = new Map<KeyId, [K, V]>();
+
+  get(key: K): V | undefined {
+    return this.entriesById.get(keyIdOf(key))?.[1];
+  }
+
+  contains(key: K): boolean {
+    return this.entriesById.has(keyIdOf(key));
+  }
+
+  entries(): Array<[K, V]> {
+    return [...this.entriesById.values()].map(([k, v]) => [k, v]);
+  }
+
+  put(key: K, value: V): void {
+    this.entriesById.set(keyIdOf(key), [key, value]);
+  }
+
+  remove(key: K): void {
+    this.entriesById.delete(keyIdOf(key));
+  }
+
+  clear(): void {
+    this.entriesById.clear();
+  }
+}
+
+/**
+ * A (keyed or non-keyed) stream connected with a broadcast stream. Input 0 is the regular stream,
+ * input 1 the broadcast one. Broadcast state is operator state kept identically in every subtask; it
+ * is snapshotted by each and restored as union state (any copy is complete), so rescaling keeps it.
+ */
+export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> implements Triggerable<VoidNamespace> {
+  private keyedFunction: KeyedBroadcastProcessFunction<K, IN, B, OUT> | undefined;
+  private plainFunction: BroadcastProcessFunction<IN, B, OUT> | undefined;
+  private functionContext!: UserFunctionContext<K>;
+  private broadcastContext!: BroadcastContext & KeyedReadOnlyBroadcastContext<K>;
+  private collector!: TimestampedCollector<OUT>;
+  private readonly broadcastStates = new Map<string, MapBroadcastState<unknown, unknown>>();
+  private restoredBroadcast: Readonly<Record<string, readonly unknown[]>> = {};
+
+  constructor(
+    private readonly keySelector: KeySelector<IN, K> | undefined,
+    private readonly userFunction: KeyedBroadcastProcessFunction<K, IN, B, OUT> | BroadcastProcessFunction<IN, B, OUT>,
+  ) {
+    super(2, keySelector !== undefined);
+  }
+
+  override open(): void {
+    this.collector = new TimestampedCollector(this.output, this.metrics);
+    let timers: TimerService | undefined;
+    if (this.keySelector !== undefined) {
+      timers = new UserTimerService(this.getInternalTimerService('user-timers', voidNamespaceCodec, this));
+      this.keyedFunction = instantiateFunction(this.userFunction as KeyedBroadcastProcessFunction<K, IN, B, OUT>);
+      this.keyedFunction.open?.(keyedRuntimeContextOf(this.context, this.backend));
+    } else {
+      this.plainFunction = instantiateFunction(this.userFunction as BroadcastProcessFunction<IN, B, OUT>);
+      this.plainFunction.open?.(runtimeContextOf(this.context));
+    }
+    this.functionContext = new UserFunctionContext<K>(this.context, () => this.currentWatermark, this.keyedBackend, timers);
+    const functionContext = this.functionContext;
+    const operator = this;
+    this.broadcastContext = {
+      get timestamp() {
+        return functionContext.timestamp;
+      },
+      get currentWatermark() {
+        return functionContext.currentWatermark;
+      },
+      get currentProcessingTime() {
+        return functionContext.currentProcessingTime;
+      },
+      get currentKey() {
+        return functionContext.currentKey;
+      },
+      get timerService() {
+        return functionContext.timerService;
+      },
+      output<S>(tag: OutputTag<S>, value: S): void {
+        functionContext.output(tag, value);
+      },
+      getBroadcastState<BK, BV>(descriptor: BroadcastStateDescriptor<BK, BV>): BroadcastState<BK, BV> {
+        return operator.broadcastState(descriptor) as BroadcastState<BK, BV>;
+      },
+    };
+  }
+
+  private broadcastState(descriptor: BroadcastStateDescriptor<unknown, unknown>): MapBroadcastState<unknown, unknown> {
+    let state = this.broadcastStates.get(descriptor.name);
+    if (state === undefined) {
+      state = new MapBroadcastState();
+      for (const entry of this.restoredBroadcast[BROADCAST_STATE_PREFIX + descriptor.name] ?? []) {
+        const [key, value] = entry as [unknown, unknown];
+        state.put(key, value);
+      }
+      this.broadcastStates.set(descriptor.name, state);
+    }
+    return state;
+  }
+
+  processRecord(value: unknown, timestampMs: number, input: number): void {
+    this.metrics.recordsIn++;
+    this.functionContext.timestamp = timestampMs;
+    this.collector.timestampMs = timestampMs;
+    if (input === 1) {
+      if (this.keyedFunction !== undefined) {
+        this.keyedFunction.processBroadcastElement(value as B, this.broadcastContext, this.collector);
+      } else {
+        this.plainFunction!.processBroadcastElement(value as B, this.broadcastContext, this.collector);
+      }
+      return;
+    }
+    if (this.keyedFunction !== undefined) {
+      this.backend.setCurrentKey(this.keySelector!(value as IN));
+      this.keyedFunction.processElement(value as IN, this.broadcastContext, this.collector);
+    } else {
+      this.plainFunction!.processElement(value as IN, this.broadcastContext, this.collector);
+    }
+  }
+
+  onEventTime(timer: Timer<VoidNamespace>): void {
+    this.fire(timer, 'event-time');
+  }
+
+  onProcessingTime(timer: Timer<VoidNamespace>): void {
+    this.fire(timer, 'processing-time');
+  }
+
+  private fire(timer: Timer<VoidNamespace>, domain: 'event-time' | 'processing-time'): void {
+    if (this.keyedFunction?.onTimer === undefined) return;
+    this.functionContext.timestamp = timer.timestamp;
+    this.functionContext.timeDomain = domain;
+    this.collector.timestampMs = timer.timestamp;
+    this.keyedFunction.onTimer(timer.timestamp, this.functionContext, this.collector);
+  }
+
+  protected override snapshotOperatorState(): Record<string, readonly unknown[]> {
+    const snapshot: Record<string, unknown[]> = {};
+    for (const [name, state] of this.broadcastStates) {
+      snapshot[BROADCAST_STATE_PREFIX + name] = state.entries().map(([k, v]) => [k, structuredClone(v)]);
+    }
+    return snapshot;
+  }
+
+  protected override restoreOperatorState(state: Readonly<Record<string, readonly unknown[]>>): void {
+    this.restoredBroadcast = state;
+  }
+
+  override snapshotState(checkpointId: number) {
+    const snapshot = super.snapshotState(checkpointId);
+    return { ...snapshot, unionStateNames: Object.keys(snapshot.operatorState) };
+  }
+
+  override close(): void {
+    this.keyedFunction?.close?.();
+    this.plainFunction?.close?.();
+    super.close();
+  }
+}

@@ -1,0 +1,110 @@
+import type { CoProcessFunction, KeyedCoProcessFunction, KeySelector } from '../api/functions.ts';
+import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
+import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
+import type { Triggerable } from '../time/timer-service.ts';
+import {
+  instantiateFunction,
+  keyedRuntimeContextOf,
+  runtimeContextOf,
+  TimestampedCollector,
+  UserFunctionContext,
+} from './function-contexts.ts';
+import { OperatorBase } from './operator-base.ts';
+import { UserTimerService } from './user-timer-service.ts';
+
+/**
+ * `connect(a, b).keyBy(ka, kb).process(fn)`: two inputs sharing keyed state and timers. The operator's
+ * watermark is the minimum of its two inputs' (OperatorBase), so a timer fires only when both
+ * inputs have passed it.
+ */
+export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends OperatorBase<OUT> implements Triggerable<VoidNamespace> {
+  private function!: KeyedCoProcessFunction<K, IN1, IN2, OUT>;
+  private functionContext!: UserFunctionContext<K>;
+  private collector!: TimestampedCollector<OUT>;
+
+  constructor(
+    private readonly keySelector1: KeySelector<IN1, K>,
+    private readonly keySelector2: KeySelector<IN2, K>,
+    private readonly userFunction: KeyedCoProcessFunction<K, IN1, IN2, OUT>,
+  ) {
+    super(2, true);
+  }
+
+  override open(): void {
+    const timers = this.getInternalTimerService('user-timers', voidNamespaceCodec, this);
+    this.collector = new TimestampedCollector(this.output, this.metrics);
+    this.functionContext = new UserFunctionContext<K>(
+      this.context,
+      () => this.currentWatermark,
+      this.backend,
+      new UserTimerService(timers),
+    );
+    this.function = instantiateFunction(this.userFunction);
+    this.function.open?.(keyedRuntimeContextOf(this.context, this.backend));
+  }
+
+  processRecord(value: unknown, timestampMs: number, input: number): void {
+    this.metrics.recordsIn++;
+    this.functionContext.timestamp = timestampMs;
+    this.collector.timestampMs = timestampMs;
+    if (input === 0) {
+      this.backend.setCurrentKey(this.keySelector1(value as IN1));
+      this.function.processElement1(value as IN1, this.functionContext, this.collector);
+    } else {
+      this.backend.setCurrentKey(this.keySelector2(value as IN2));
+      this.function.processElement2(value as IN2, this.functionContext, this.collector);
+    }
+  }
+
+  onEventTime(timer: Timer<VoidNamespace>): void {
+    this.fire(timer, 'event-time');
+  }
+
+  onProcessingTime(timer: Timer<VoidNamespace>): void {
+    this.fire(timer, 'processing-time');
+  }
+
+  private fire(timer: Timer<VoidNamespace>, domain: 'event-time' | 'processing-time'): void {
+    if (this.function.onTimer === undefined) return;
+    this.functionContext.timestamp = timer.timestamp;
+    this.functionContext.timeDomain = domain;
+    this.collector.timestampMs = timer.timestamp;
+    this.function.onTimer(timer.timestamp, this.functionContext, this.collector);
+  }
+
+  override close(): void {
+    this.function?.close?.();
+    super.close();
+  }
+}
+
+/** `connect(a, b).process(fn)` without keys. */
+export class CoProcessOperator<IN1, IN2, OUT> extends OperatorBase<OUT> {
+  private function!: CoProcessFunction<IN1, IN2, OUT>;
+  private functionContext!: UserFunctionContext<never>;
+  private collector!: TimestampedCollector<OUT>;
+
+  constructor(private readonly userFunction: CoProcessFunction<IN1, IN2, OUT>) {
+    super(2, false);
+  }
+
+  override open(): void {
+    this.collector = new TimestampedCollector(this.output, this.metrics);
+    this.functionContext = new UserFunctionContext(this.context, () => this.currentWatermark, undefined, undefined);
+    this.function = instantiateFunction(this.userFunction);
+    this.function.open?.(runtimeContextOf(this.context));
+  }
+
+  processRecord(value: unknown, timestampMs: number, input: number): void {
+    this.metrics.recordsIn++;
+    this.functionContext.timestamp = timestampMs;
+    this.collector.timestampMs = timestampMs;
+    if (input === 0) this.function.processElement1(value as IN1, this.functionContext, this.collector);
+    else this.function.processElement2(value as IN2, this.functionContext, this.collector);
+  }
+
+  override close(): void {
+    this.function?.close?.();
+    super.close();
+  }
+}

@@ -1,0 +1,166 @@
+import type { KeyGroupRange } from '../core/key-group.ts';
+import type { Clock } from '../core/time.ts';
+import type {
+  AggregatingStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  StateDescriptor,
+  ValueStateDescriptor,
+} from './descriptors.ts';
+import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from './state.ts';
+
+/**
+ * The keyed state backend contract. One backend instance serves one operator subtask: it owns the
+ * key groups of `keyGroupRange`, scopes every state access to the current key (set per record or per
+ * timer by the operator) and to a namespace (a window, or {@link VOID_NAMESPACE}), holds the operator's
+ * timer queues, and snapshots/restores everything per key group — which is what lets a job restore
+ * at another parallelism. The memory backend is the reference; the RocksDB backend implements the same
+ * contract and passes the same conformance suite.
+ */
+
+/** Identifies namespaces in maps and (de)serializes them as plain data for snapshots. */
+export interface NamespaceCodec<N> {
+  /** A primitive that identifies `namespace`; equal namespaces give equal ids. */
+  idOf(namespace: N): string | number;
+  /** Plain data (msgpack-safe) for snapshots. */
+  toPlain(namespace: N): unknown;
+  fromPlain(plain: unknown): N;
+}
+
+/** The namespace of state that is not scoped to a window. */
+export const VOID_NAMESPACE = 0 as const;
+export type VoidNamespace = typeof VOID_NAMESPACE;
+
+export const voidNamespaceCodec: NamespaceCodec<VoidNamespace> = {
+  idOf: () => 0,
+  toPlain: () => 0,
+  fromPlain: () => VOID_NAMESPACE,
+};
+
+/**
+ * Namespace-aware access used by operators (windows): set the namespace, read or write the stored
+ * representation (list: T[], reducing: T, aggregating: accumulator, value: T, map: Map), and merge
+ * namespaces when windows merge.
+ */
+export interface InternalKvState<N> {
+  readonly descriptor: StateDescriptor;
+  setCurrentNamespace(namespace: N): void;
+  /** The stored representation for the current key and namespace, or undefined. Not a copy. */
+  getInternal(): unknown;
+  /** Replaces the stored representation for the current key and namespace. */
+  updateInternal(value: unknown): void;
+  /**
+   * Merges the entries of `sources` into `target` for the current key and clears the sources.
+   * Supported for list, reducing and aggregating state (aggregating requires `merge`).
+   */
+  mergeNamespaces(target: N, sources: readonly N[]): void;
+  clear(): void;
+}
+
+/** One registered timer. Timers are deduplicated on (key, namespace, timestamp). */
+export interface Timer<N> {
+  readonly timestamp: number;
+  readonly key: unknown;
+  readonly namespace: N;
+  readonly keyGroup: number;
+}
+
+/**
+ * A priority queue of timers, ordered by timestamp (ties by key group, then insertion order, so firing
+ * order is deterministic), deduplicated on (key, namespace, timestamp), snapshotted per key group.
+ * add/remove/poll: amortized O(log n).
+ */
+export interface TimerQueue<N> {
+  /** Adds a timer for the backend's current key; false if it was already there. */
+  add(timestamp: number, namespace: N): boolean;
+  /** Removes the timer of the current key; false if there was none. */
+  remove(timestamp: number, namespace: N): boolean;
+  peek(): Timer<N> | undefined;
+  poll(): Timer<N> | undefined;
+  readonly size: number;
+}
+
+/** Per-key-group snapshot entry of one state: [key, namespace (plain), stored value, expiry ms or absent]. */
+export type StateEntrySnapshot = readonly [key: unknown, namespace: unknown, value: unknown, expiresAtMs?: number];
+/** One timer in a snapshot: [timestamp, key, namespace (plain)]. */
+export type TimerSnapshot = readonly [timestamp: number, key: unknown, namespace: unknown];
+
+export interface StateSnapshot {
+  readonly name: string;
+  readonly kind: StateDescriptor['kind'];
+  readonly version: number;
+  readonly entries: readonly StateEntrySnapshot[];
+}
+
+export interface TimerQueueSnapshot {
+  readonly name: string;
+  readonly timers: readonly TimerSnapshot[];
+}
+
+export interface KeyGroupSnapshot {
+  readonly keyGroup: number;
+  readonly states: readonly StateSnapshot[];
+  readonly timerQueues: readonly TimerQueueSnapshot[];
+}
+
+/**
+ * The canonical, backend-independent snapshot of keyed state: plain data, grouped by key group, empty
+ * key groups omitted. Encoding it (msgpack) and writing it are the checkpoint layer's job.
+ */
+export interface KeyedStateSnapshot {
+  readonly format: 'eddy-keyed-state/1';
+  readonly maxParallelism: number;
+  readonly keyGroups: readonly KeyGroupSnapshot[];
+}
+
+export interface KeyedStateBackendOptions {
+  readonly operatorUid: string;
+  readonly subtask: number;
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+  /** Processing-time clock for TTL. */
+  readonly clock: Clock;
+  /** Current event time (watermark) for event-time TTL. */
+  readonly currentWatermark: () => number;
+}
+
+export interface KeyedStateBackend {
+  readonly maxParallelism: number;
+  readonly keyGroupRange: KeyGroupRange;
+
+  /** Scopes state access to `key`. Computes its key group (must be within `keyGroupRange`). */
+  setCurrentKey(key: unknown): void;
+  /** Like setCurrentKey when the key group is already known (from the channel or a timer). */
+  setCurrentKeyWithGroup(key: unknown, keyGroup: number): void;
+  getCurrentKey(): unknown;
+  getCurrentKeyGroup(): number;
+
+  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
+  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
+  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
+  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
+  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
+
+  /**
+   * The namespaced form of a state, for operators that keep state per window. The returned object
+   * implements both the user-facing interface of the descriptor's kind and {@link InternalKvState}.
+   * Calling it twice with the same descriptor name returns the same object.
+   */
+  getPartitionedState<N>(descriptor: StateDescriptor, namespaceCodec: NamespaceCodec<N>): InternalKvState<N>;
+
+  /** The timer queue named `name` (one per operator timer service and time domain). */
+  getTimerQueue<N>(name: string, namespaceCodec: NamespaceCodec<N>): TimerQueue<N>;
+
+  /** All keys with an entry in state `stateName` under `namespace`, for `applyToAllKeys`-style work. */
+  getKeys(stateName: string, namespaceId: string | number): unknown[];
+
+  /** Synchronous, consistent capture of all state and timers, per key group. */
+  snapshot(): KeyedStateSnapshot;
+  /**
+   * Loads snapshots (possibly from several old subtasks, possibly covering key groups this backend
+   * does not own: those are skipped). Called before any access.
+   */
+  restore(snapshots: readonly KeyedStateSnapshot[]): void;
+  dispose(): void;
+}
