@@ -1,0 +1,237 @@
+import { mkdir, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Sink, SinkWriter, SinkWriterContext } from '../../src/connector/sink.ts';
+import { ConfigurationError, EddyError, describeError } from '../../src/core/errors.ts';
+import { createLineEncoder } from './line-encoders.ts';
+import type { FileSinkFormat, LineEncoder } from './line-encoders.ts';
+
+/** Buffered text (UTF-16 code units, about bytes for ASCII) that starts a background write. */
+export const WRITE_THRESHOLD_CHARS = 64 * 1024;
+/** Pending text (buffered + being written) above which `waitUntilWritable` holds the task back. */
+export const BACKPRESSURE_THRESHOLD_CHARS = 1024 * 1024;
+
+export interface FileSinkOptions<T> {
+  /**
+   * At parallelism 1, the file to write. At parallelism > 1, a directory in which each subtask writes
+   * `part-<subtask>` (0-based). Truncated (created, with parent directories) when the job starts.
+   */
+  readonly path: string;
+  readonly format: FileSinkFormat<T>;
+  /** CSV only: the columns and their order; default: the keys of the first record written. */
+  readonly csvColumns?: readonly string[];
+}
+
+/**
+ * Writes records as lines to local files. Not yet exactly-once: a restarted job truncates and rewrites
+ * its files (the transactional file sink — in-progress ▶ pending ▶ committed by rename — replaces this
+ * with the checkpointing issue).
+ */
+export class FileSink<T> implements Sink<T> {
+  readonly path: string;
+  readonly format: FileSinkFormat<T>;
+  readonly csvColumns: readonly string[] | undefined;
+
+  constructor(options: FileSinkOptions<T>) {
+    if (typeof options.path !== 'string' || options.path.length === 0) {
+      throw new ConfigurationError(`fileSink needs a path, got ${JSON.stringify(options.path)}`);
+    }
+    if (options.csvColumns !== undefined && options.format !== 'csv') {
+      throw new ConfigurationError(`fileSink csvColumns only apply to format 'csv', got format ${JSON.stringify(options.format)}`);
+    }
+    // Validates the format now, at graph-build time.
+    createLineEncoder(options.format, options.csvColumns);
+    this.path = options.path;
+    this.format = options.format;
+    this.csvColumns = options.csvColumns === undefined ? undefined : [...options.csvColumns];
+  }
+
+  createWriter(context: SinkWriterContext): SinkWriter<T> {
+    const target = context.parallelism > 1 ? join(this.path, `part-${context.subtask}`) : this.path;
+    return new FileSinkWriter<T>(target, this.path, context.parallelism, createLineEncoder(this.format, this.csvColumns));
+  }
+
+  describe(): string {
+    return `file(${this.path})`;
+  }
+}
+
+/** A file sink; see {@link FileSink}. `fileSink({ path: 'out.jsonl', format: 'json-lines' })`. */
+export function fileSink<T>(options: FileSinkOptions<T>): FileSink<T> {
+  return new FileSink<T>(options);
+}
+
+/**
+ * One subtask's file. `write` appends to an in-memory buffer; once the buffer holds 64 KiB it is handed
+ * to a background write (one at a time, in order, through a FileHandle). While more than ~1 MiB is
+ * pending, `waitUntilWritable` returns a promise: the task stops, and so, through backpressure, do the
+ * sources. A failed background write is kept and thrown (naming the path) by the next call.
+ */
+export class FileSinkWriter<T> implements SinkWriter<T> {
+  private readonly target: string;
+  private readonly sinkPath: string;
+  private readonly parallelism: number;
+  private readonly encoder: LineEncoder<T>;
+  private handle: FileHandle | undefined = undefined;
+  private buffer: string[] = [];
+  private bufferedChars = 0;
+  /** Buffered plus in-flight characters. */
+  private pendingChars = 0;
+  /** The chain of background writes; never rejects (failures land in `failure`). */
+  private writes: Promise<void> = Promise.resolve();
+  private failure: EddyError | undefined = undefined;
+  private writableWaiter: { promise: Promise<void>; resolve: () => void; reject: (error: EddyError) => void } | undefined =
+    undefined;
+
+  constructor(target: string, sinkPath: string, parallelism: number, encoder: LineEncoder<T>) {
+    this.target = target;
+    this.sinkPath = sinkPath;
+    this.parallelism = parallelism;
+    this.encoder = encoder;
+  }
+
+  async open(_restoredState: readonly unknown[]): Promise<void> {
+    try {
+      await mkdir(dirname(this.target), { recursive: true });
+    } catch (error) {
+      throw this.describeOpenError(error);
+    }
+    try {
+      this.handle = await open(this.target, 'w');
+    } catch (error) {
+      throw this.describeOpenError(error);
+    }
+    this.append(this.encoder.start());
+  }
+
+  write(value: T, _timestampMs: number): void {
+    if (this.failure !== undefined) throw this.failure;
+    this.append(this.encoder.encode(value));
+    if (this.bufferedChars >= WRITE_THRESHOLD_CHARS) this.startWrite();
+  }
+
+  waitUntilWritable(): Promise<void> | undefined {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.pendingChars <= BACKPRESSURE_THRESHOLD_CHARS) return undefined;
+    if (this.writableWaiter === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: EddyError) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.writableWaiter = { promise, resolve, reject };
+    }
+    return this.writableWaiter.promise;
+  }
+
+  async flush(_isEndOfInput: boolean): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.bufferedChars > 0) this.startWrite();
+    await this.writes;
+    if (this.failure !== undefined) throw this.failure;
+    const handle = this.openHandle();
+    try {
+      await handle.datasync();
+    } catch (error) {
+      throw this.fail(error);
+    }
+  }
+
+  snapshotState(_checkpointId: number): unknown[] {
+    return [];
+  }
+
+  /** Closes the file. Text still buffered (not flushed) is discarded: close follows flush, or a failure. */
+  async close(): Promise<void> {
+    await this.writes;
+    const handle = this.handle;
+    this.handle = undefined;
+    if (handle !== undefined) await handle.close();
+  }
+
+  /** Characters buffered or being written; for tests and metrics. */
+  pendingCharCount(): number {
+    return this.pendingChars;
+  }
+
+  private append(text: string): void {
+    if (text.length === 0) return;
+    this.buffer.push(text);
+    this.bufferedChars += text.length;
+    this.pendingChars += text.length;
+  }
+
+  private startWrite(): void {
+    const text = this.buffer.join('');
+    const chars = this.bufferedChars;
+    this.buffer = [];
+    this.bufferedChars = 0;
+    this.writes = this.writes.then(() => this.writeText(text, chars));
+  }
+
+  private async writeText(text: string, chars: number): Promise<void> {
+    if (this.failure !== undefined) return;
+    try {
+      const handle = this.openHandle();
+      const bytes = Buffer.from(text, 'utf8');
+      let written = 0;
+      while (written < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+        written += bytesWritten;
+      }
+    } catch (error) {
+      const failure = this.fail(error);
+      const waiter = this.writableWaiter;
+      this.writableWaiter = undefined;
+      if (waiter !== undefined) waiter.reject(failure);
+      return;
+    }
+    this.pendingChars -= chars;
+    const waiter = this.writableWaiter;
+    if (waiter !== undefined && this.pendingChars <= BACKPRESSURE_THRESHOLD_CHARS) {
+      this.writableWaiter = undefined;
+      waiter.resolve();
+    }
+  }
+
+  private openHandle(): FileHandle {
+    if (this.handle === undefined) throw new EddyError(`file sink '${this.target}' is not open`);
+    return this.handle;
+  }
+
+  private fail(error: unknown): EddyError {
+    if (this.failure === undefined) {
+      this.failure = new EddyError(`file sink cannot write '${this.target}': ${describeError(error)}`, {
+        domain: 'external',
+        isRetriable: true,
+        cause: error,
+      });
+    }
+    return this.failure;
+  }
+
+  private describeOpenError(error: unknown): EddyError {
+    const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+    if (this.parallelism > 1 && (code === 'EEXIST' || code === 'ENOTDIR')) {
+      return new ConfigurationError(
+        `file sink path '${this.sinkPath}' must be a directory at parallelism ${this.parallelism} (each subtask writes part-<subtask> inside it), but it is a file`,
+        { cause: error },
+      );
+    }
+    if (this.parallelism === 1 && code === 'EISDIR') {
+      return new ConfigurationError(
+        `file sink path '${this.sinkPath}' is a directory; at parallelism 1 the sink writes a single file there — name a file`,
+        { cause: error },
+      );
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      return new ConfigurationError(`file sink cannot create '${this.target}': permission denied`, { cause: error });
+    }
+    return new EddyError(`file sink cannot open '${this.target}': ${describeError(error)}`, {
+      domain: 'external',
+      isRetriable: true,
+      cause: error,
+    });
+  }
+}
