@@ -14,6 +14,13 @@ import { IntervalJoin } from './interval-join.ts';
 import { WindowedStream } from './windowed-stream.ts';
 import type { WindowAssigner } from '../windows/window-assigner.ts';
 import type { Window } from '../windows/window.ts';
+import type { GlobalWindow } from '../windows/global-window.ts';
+import { GlobalWindows } from '../windows/global-windows.ts';
+import { PurgingTrigger } from '../windows/purging-trigger.ts';
+import { CountTrigger } from '../windows/count-trigger.ts';
+import { CountEvictor } from '../windows/count-evictor.ts';
+import type { Trigger } from '../windows/trigger.ts';
+import type { Evictor } from '../windows/evictor.ts';
 import { KeyedProcessOperator } from '../operators/keyed-process-operator.ts';
 import { reducingState, type ReducingStateDescriptor } from '../state/descriptors.ts';
 import type { ReducingState } from '../state/state.ts';
@@ -164,7 +171,7 @@ export class DataStream<T> {
     );
   }
 
-  /** Window join: `a.join(b).where(ka).equalTo(kb).window(assigner).apply(fn)`. */
+  /** Window join: `a.join(b).where(ka).equalTo(kb).window(assigner).apply((l, r) => ...)`. */
   join<U>(other: DataStream<U>): JoinedStreams<T, U> {
     return new JoinedStreams<T, U>(this, other);
   }
@@ -269,9 +276,9 @@ export class KeyedStream<K, T> extends DataStream<T> {
   }
 
   /** Per-key logic with keyed state and event-/processing-time timers. Needs a uid. */
-  process<OUT>(processFunction: KeyedProcessFunction<K, T, OUT>): SingleOutputStream<OUT>;
-  process<OUT>(processFunction: ProcessFunction<T, OUT>): SingleOutputStream<OUT>;
-  process<OUT>(processFunction: KeyedProcessFunction<K, T, OUT> | ProcessFunction<T, OUT>): SingleOutputStream<OUT> {
+  override process<OUT>(processFunction: KeyedProcessFunction<K, T, OUT>): SingleOutputStream<OUT>;
+  override process<OUT>(processFunction: ProcessFunction<T, OUT>): SingleOutputStream<OUT>;
+  override process<OUT>(processFunction: KeyedProcessFunction<K, T, OUT> | ProcessFunction<T, OUT>): SingleOutputStream<OUT> {
     checkObject(processFunction, 'process', 'processElement');
     const keySelector = this.keySelector;
     return this.transform<OUT>(
@@ -290,6 +297,27 @@ export class KeyedStream<K, T> extends DataStream<T> {
     return this.transform<T>(
       operatorSpec('keyed-reduce', 'KeyedReduce', true, () => new KeyedProcessOperator<K, T, T>(keySelector, rollingReduce)),
     );
+  }
+
+  /**
+   * Count windows per key: fire every `size` records (tumbling), or with `slide`, every `slide`
+   * records over the last `size` (sliding).
+   */
+  countWindow(size: number, slide?: number): WindowedStream<K, T, GlobalWindow> {
+    if (!Number.isSafeInteger(size) || size < 1) {
+      throw new ConfigurationError(`count window size must be a whole number ≥ 1, got ${size}`);
+    }
+    if (slide === undefined) {
+      return this.window(GlobalWindows.create() as WindowAssigner<T, GlobalWindow>).trigger(
+        PurgingTrigger.of(CountTrigger.of(size)) as Trigger<T, GlobalWindow>,
+      );
+    }
+    if (!Number.isSafeInteger(slide) || slide < 1 || slide > size) {
+      throw new ConfigurationError(`count window slide must be a whole number in [1, size=${size}], got ${slide}`);
+    }
+    return this.window(GlobalWindows.create() as WindowAssigner<T, GlobalWindow>)
+      .evictor(CountEvictor.of(size) as Evictor<T, GlobalWindow>)
+      .trigger(CountTrigger.of(slide) as Trigger<T, GlobalWindow>);
   }
 
   /** Groups each key's records into windows. */

@@ -26,7 +26,7 @@ export interface RuntimeContext {
 
 /** Access to keyed state, scoped to the current key at the time of each access. */
 export interface KeyedStateStore {
-  getState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
+  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
   getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
   getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
   getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;

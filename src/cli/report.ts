@@ -1,0 +1,45 @@
+import { formatDuration } from '../core/duration.ts';
+import { MAX_WATERMARK, MIN_WATERMARK } from '../core/time.ts';
+import type { JobProgress, JobResult } from '../runtime/local-executor.ts';
+
+/** The progress line: elapsed time, records read and written, rate, and the sinks' watermark. */
+export function formatProgress(progress: JobProgress, elapsedMs: number): string {
+  return [
+    `[${formatDuration(Math.round(elapsedMs / 1000) * 1000)}]`,
+    `in ${formatCount(progress.recordsIn)} (${formatCount(Math.round(progress.recordsInPerSecond))}/s)`,
+    `out ${formatCount(progress.recordsOut)}`,
+    `watermark ${formatWatermark(progress.watermarkMs)}`,
+  ].join(' · ');
+}
+
+/** The end-of-run summary: per operator, records in and out, late and bad records. */
+export function formatSummary(result: JobResult): string {
+  const rows: string[][] = [['operator', 'uid', 'p', 'in', 'out', 'late dropped', 'late side-out', 'bad skipped', 'bad dead-lettered']];
+  for (const operator of result.operators) {
+    const m = operator.metrics;
+    rows.push([
+      operator.name,
+      operator.uid,
+      String(operator.parallelism),
+      formatCount(m.recordsIn),
+      formatCount(m.recordsOut),
+      formatCount(m.lateRecordsDropped),
+      formatCount(m.lateRecordsSideOutput),
+      formatCount(m.badRecordsSkipped),
+      formatCount(m.badRecordsDeadLettered),
+    ]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const table = rows.map((row) => row.map((cell, column) => (column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  '));
+  return `job '${result.jobName}' finished in ${formatDuration(result.durationMs)}\n${table.join('\n')}\n`;
+}
+
+export function formatCount(value: number): string {
+  return value.toLocaleString('en-US');
+}
+
+export function formatWatermark(watermarkMs: number): string {
+  if (watermarkMs <= MIN_WATERMARK) return 'none yet';
+  if (watermarkMs >= MAX_WATERMARK) return 'end of input';
+  return new Date(watermarkMs).toISOString();
+}
