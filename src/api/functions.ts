@@ -9,6 +9,7 @@ import type {
 } from '../state/descriptors.ts';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.ts';
 import type { TimerService } from '../time/timer-service.ts';
+import type { KeyedStateStore } from '../windows/keyed-state-store.ts';
 
 /**
  * The user-function contracts. A function object is shared by the graph, but each subtask works on its
@@ -24,14 +25,8 @@ export interface RuntimeContext {
   readonly maxParallelism: number;
 }
 
-/** Access to keyed state, scoped to the current key at the time of each access. */
-export interface KeyedStateStore {
-  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T>;
-  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T>;
-  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V>;
-  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T>;
-  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
-}
+/** Access to keyed state by descriptor (the same interface windows use for per-window state). */
+export type { KeyedStateStore };
 
 export interface KeyedRuntimeContext extends RuntimeContext, KeyedStateStore {}
 

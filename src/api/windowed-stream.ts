@@ -119,7 +119,7 @@ export class WindowedStream<K, T, W extends Window> {
       isStateful: true,
       numInputs: 1,
       createOperator: () =>
-        new WindowOperator<K, T, OUT, W>({
+        new WindowOperator<T, OUT, K, W>({
           keySelector,
           assigner,
           trigger,

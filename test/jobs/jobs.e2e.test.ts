@@ -70,17 +70,17 @@ function makeReadings(seed: number, count: number): Reading[] {
   const readings: Reading[] = [];
   let clock = BASE;
   for (let i = 0; i < count; i++) {
-    clock += Math.floor(random() * 20_000);
+    clock += Math.floor(random() * 2_000);
     // Mostly in order; some within the out-of-orderness; some late within and beyond the allowed lateness.
     const roll = random();
-    const delay = roll < 0.8 ? 0 : roll < 0.93 ? random() * 5 * MINUTE : roll < 0.98 ? 5 * MINUTE + random() * 10 * MINUTE : 20 * MINUTE + random() * HOUR;
+    const delay = roll < 0.8 ? 0 : roll < 0.93 ? random() * 5 * MINUTE : roll < 0.98 ? 5 * MINUTE + random() * 60 * MINUTE : HOUR + random() * 2 * HOUR;
     readings.push({ sensor: `s${Math.floor(random() * 7)}`, ts: Math.floor(clock - delay), value: Math.round(random() * 1000) / 10 });
   }
   return readings;
 }
 
 describe('moving-average', () => {
-  const readings = makeReadings(11, 6_000);
+  const readings = makeReadings(11, 12_000);
   const expected = movingAverageReference(readings, {
     sizeMs: HOUR,
     slideMs: 10 * MINUTE,

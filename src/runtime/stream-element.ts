@@ -1,0 +1,31 @@
+/**
+ * What travels on a channel between two tasks: batches of records and, between batches, in-band
+ * control events. Records never travel one by one, and an event is never inside a batch: a watermark,
+ * a watermark status, a checkpoint barrier or the end of input applies to everything before it on the
+ * same channel.
+ */
+
+/**
+ * A batch of records. `timestamps[i]` is the event time of `values[i]` (NaN when it has none). Only
+ * the first `length` entries are meaningful. Never mutated once sent.
+ */
+export class RecordBatch {
+  constructor(
+    readonly values: readonly unknown[],
+    readonly timestamps: Float64Array,
+    readonly length: number,
+  ) {}
+}
+
+export type ChannelEvent =
+  | { readonly kind: 'watermark'; readonly watermarkMs: number }
+  | { readonly kind: 'watermark-status'; readonly isIdle: boolean }
+  /** Checkpoint barrier n; alignment (exactly-once) comes with the checkpointing issue. */
+  | { readonly kind: 'barrier'; readonly checkpointId: number }
+  /** The producer subtask will send nothing more on this channel. */
+  | { readonly kind: 'end-of-input' };
+
+/** A batch or an event; tell them apart with `instanceof RecordBatch` (no wrapper object per batch). */
+export type ChannelMessage = RecordBatch | ChannelEvent;
+
+export const END_OF_INPUT: ChannelEvent = { kind: 'end-of-input' };
