@@ -19,20 +19,16 @@ export function murmur3x86_32(bytes: Uint8Array, length: number = bytes.length, 
     h1 = (h1 << 13) | (h1 >>> 19);
     h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
   }
-  let k1 = 0;
-  switch (length & 3) {
-    case 3:
-      k1 ^= bytes[i + 2]! << 16;
-    // falls through
-    case 2:
-      k1 ^= bytes[i + 1]! << 8;
-    // falls through
-    case 1:
-      k1 ^= bytes[i]!;
-      k1 = Math.imul(k1, 0xcc9e2d51);
-      k1 = (k1 << 15) | (k1 >>> 17);
-      k1 = Math.imul(k1, 0x1b873593);
-      h1 ^= k1;
+  const tail = length & 3;
+  if (tail !== 0) {
+    let k1 = 0;
+    if (tail === 3) k1 ^= bytes[i + 2]! << 16;
+    if (tail >= 2) k1 ^= bytes[i + 1]! << 8;
+    k1 ^= bytes[i]!;
+    k1 = Math.imul(k1, 0xcc9e2d51);
+    k1 = (k1 << 15) | (k1 >>> 17);
+    k1 = Math.imul(k1, 0x1b873593);
+    h1 ^= k1;
   }
   h1 ^= length;
   h1 ^= h1 >>> 16;

@@ -28,7 +28,7 @@ export function runtimeContextOf(context: OperatorContext<unknown>): RuntimeCont
 export function keyedRuntimeContextOf(context: OperatorContext<unknown>, backend: KeyedStateBackend): KeyedRuntimeContext {
   return {
     ...runtimeContextOf(context),
-    getState: (descriptor) => backend.getValueState(descriptor),
+    getValueState: (descriptor) => backend.getValueState(descriptor),
     getListState: (descriptor) => backend.getListState(descriptor),
     getMapState: (descriptor) => backend.getMapState(descriptor),
     getReducingState: (descriptor) => backend.getReducingState(descriptor),

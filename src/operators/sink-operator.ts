@@ -24,7 +24,7 @@ export class SinkOperator<T> extends OperatorBase<never> {
     });
   }
 
-  override openAsync(): Promise<void> {
+  openAsync(): Promise<void> {
     return this.writer.open(this.restoredWriterState);
   }
 
@@ -34,11 +34,11 @@ export class SinkOperator<T> extends OperatorBase<never> {
     this.metrics.recordsOut++;
   }
 
-  override waitUntilReady(): Promise<void> | undefined {
+  waitUntilReady(): Promise<void> | undefined {
     return this.writer.waitUntilWritable();
   }
 
-  override finishAsync(): Promise<void> {
+  finishAsync(): Promise<void> {
     return this.writer.flush(true);
   }
 
@@ -53,7 +53,7 @@ export class SinkOperator<T> extends OperatorBase<never> {
     this.restoredWriterState = state[SINK_STATE] ?? [];
   }
 
-  override async closeAsync(): Promise<void> {
+  async closeAsync(): Promise<void> {
     await this.writer?.close();
   }
 }
