@@ -120,6 +120,7 @@ export abstract class OperatorBase<OUT = unknown> implements StreamOperator<OUT>
   notifyCheckpointComplete(_checkpointId: number): void {}
 
   close(): void {
+    for (const service of this.timerServices) service.dispose();
     this.keyedBackend?.dispose();
   }
 

@@ -82,7 +82,7 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
     this.source = spec.source;
     this.strategy = spec.watermarkStrategy;
     this.assigner = spec.watermarkStrategy.timestampAssigner;
-    this.allowsMissingTimestamp = spec.watermarkStrategy.description.startsWith('no watermarks');
+    this.allowsMissingTimestamp = !spec.watermarkStrategy.hasEventTime;
     const field = (this.assigner as { fieldName?: unknown }).fieldName;
     this.assignerField = typeof field === 'string' ? field : undefined;
   }

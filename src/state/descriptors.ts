@@ -73,7 +73,7 @@ export interface MapStateDescriptor<K, V> extends DescriptorBase<V> {
 
 export interface ReducingStateDescriptor<T> extends DescriptorBase<T> {
   readonly kind: 'reducing';
-  readonly reduce: (a: T, b: T) => T;
+  reduce(a: T, b: T): T;
 }
 
 /** An incremental aggregation: add values to an accumulator, merge accumulators (session windows), read a result. */

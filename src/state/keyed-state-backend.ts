@@ -81,7 +81,12 @@ export interface TimerQueue<N> {
   readonly size: number;
 }
 
-/** Per-key-group snapshot entry of one state: [key, namespace (plain), stored value, expiry ms or absent]. */
+/**
+ * Per-key-group snapshot entry of one state: [key, namespace (plain), stored value, expiry ms].
+ * `expiresAtMs` is present only for states with TTL. Stored values: value ▶ T, list ▶ T[], reducing
+ * ▶ T, aggregating ▶ accumulator, map ▶ an array of `[userKey, value]` pairs — or, for map state with
+ * TTL (expiry per user key), `[userKey, value, expiresAtMs]` triples.
+ */
 export type StateEntrySnapshot = readonly [key: unknown, namespace: unknown, value: unknown, expiresAtMs?: number];
 /** One timer in a snapshot: [timestamp, key, namespace (plain)]. */
 export type TimerSnapshot = readonly [timestamp: number, key: unknown, namespace: unknown];

@@ -43,6 +43,8 @@ export class WatermarkStrategy<T> {
     readonly idleTimeoutMs: number | undefined,
     /** Short description for plans and errors. */
     readonly description: string,
+    /** False for {@link noWatermarks}: records may carry no event time (NaN). */
+    readonly hasEventTime: boolean = true,
   ) {}
 
   /** Watermark = max timestamp seen − `maxOutOfOrdernessMs` − 1. */
@@ -73,6 +75,7 @@ export class WatermarkStrategy<T> {
       () => Number.NaN,
       undefined,
       'no watermarks',
+      false,
     );
   }
 
@@ -88,7 +91,7 @@ export class WatermarkStrategy<T> {
     if (typeof assigner !== 'function') {
       throw new ConfigurationError('withTimestampAssigner needs a function (event, sourceTimestampMs) => epoch ms');
     }
-    return new WatermarkStrategy<T>(this.generatorFactory, assigner, this.idleTimeoutMs, this.description);
+    return new WatermarkStrategy<T>(this.generatorFactory, assigner, this.idleTimeoutMs, this.description, true);
   }
 
   /** A split with no record for `idleTimeoutMs` of processing time stops holding the watermark back. */
@@ -101,6 +104,7 @@ export class WatermarkStrategy<T> {
       this.timestampAssigner,
       idleTimeoutMs,
       `${this.description}, idle after ${formatDuration(idleTimeoutMs)}`,
+      this.hasEventTime,
     );
   }
 
