@@ -34,6 +34,11 @@ export class InputChannel {
     return this.head < this.queue.length;
   }
 
+  /** The next message without taking it, or undefined. */
+  peek(): ChannelMessage | undefined {
+    return this.head < this.queue.length ? this.queue[this.head] : undefined;
+  }
+
   /** The next message, or undefined. Call {@link releaseBatch} once a polled batch is processed. */
   poll(): ChannelMessage | undefined {
     if (this.head >= this.queue.length) return undefined;

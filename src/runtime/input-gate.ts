@@ -12,6 +12,8 @@ interface GateChannel {
   readonly indexInInput: number;
   /** True once end-of-input arrived. */
   hasEnded: boolean;
+  /** True once the producer announced its status (the first message of every channel). */
+  hasAnnounced: boolean;
 }
 
 /**
@@ -35,7 +37,9 @@ export class InputGate {
   private readonly valves: WatermarkValve[] = [];
   private readonly openChannelsPerInput: number[];
   private openChannels: number;
+  private unannouncedChannels = 0;
   private nextChannel = 0;
+  private onAllAnnounced: (isIdle: boolean) => void = () => {};
   alignment: BarrierAlignment = { kind: 'waiting-for-first-barrier' };
 
   constructor(
@@ -46,12 +50,13 @@ export class InputGate {
   ) {
     this.openChannelsPerInput = channelsByInput.map((list) => list.length);
     this.openChannels = 0;
+    for (const list of channelsByInput) this.unannouncedChannels += list.length;
     channelsByInput.forEach((list, input) => {
       if (list.length === 0) {
         throw new EddyError(`input ${input} of operator '${headUid}' has no channel`, { operatorUid: headUid, subtask });
       }
       list.forEach((channel, indexInInput) => {
-        this.channels.push({ channel, input, indexInInput, hasEnded: false });
+        this.channels.push({ channel, input, indexInInput, hasEnded: false, hasAnnounced: false });
         this.openChannels++;
       });
       this.valves.push(
@@ -63,9 +68,26 @@ export class InputGate {
     });
   }
 
+  /** True when {@link processNext} can make progress (records wait while announcements are missing). */
   get hasData(): boolean {
-    for (let i = 0; i < this.channels.length; i++) if (this.channels[i]!.channel.hasData) return true;
+    for (let i = 0; i < this.channels.length; i++) {
+      const next = this.channels[i]!.channel.peek();
+      if (next !== undefined && (this.unannouncedChannels === 0 || !(next instanceof RecordBatch))) return true;
+    }
     return false;
+  }
+
+  /**
+   * Called once every channel has announced its producer's status, with whether all inputs are idle:
+   * the task then announces its own status downstream before it emits anything else.
+   */
+  onStatusKnown(callback: (isIdle: boolean) => void): void {
+    this.onAllAnnounced = callback;
+  }
+
+  /** True while some channel has not announced its status: records are held back until then. */
+  get isAwaitingAnnouncements(): boolean {
+    return this.unannouncedChannels > 0;
   }
 
   /** Sets the callback that wakes the task when any channel receives a message. */
@@ -79,8 +101,12 @@ export class InputGate {
     for (let attempt = 0; attempt < count; attempt++) {
       const entry = this.channels[this.nextChannel]!;
       this.nextChannel = this.nextChannel + 1 === count ? 0 : this.nextChannel + 1;
-      const message = entry.channel.poll();
-      if (message === undefined) continue;
+      const next = entry.channel.peek();
+      if (next === undefined) continue;
+      // Until every producer has announced whether it is active, a record could be judged against a
+      // watermark held back by a producer that will turn out idle: keep records waiting.
+      if (next instanceof RecordBatch && this.unannouncedChannels > 0) continue;
+      const message = entry.channel.poll()!;
       if (message instanceof RecordBatch) {
         this.processBatch(message, entry.input);
         entry.channel.releaseBatch();
@@ -105,6 +131,19 @@ export class InputGate {
 
   private processEvent(event: ChannelEvent, entry: GateChannel): GateStep {
     const valve = this.valves[entry.input]!;
+    const step = this.applyEvent(event, entry, valve);
+    if (!entry.hasAnnounced) {
+      entry.hasAnnounced = true;
+      if (--this.unannouncedChannels === 0) {
+        let isIdle = true;
+        for (const inputValve of this.valves) if (!inputValve.isIdle) isIdle = false;
+        this.onAllAnnounced(isIdle);
+      }
+    }
+    return step;
+  }
+
+  private applyEvent(event: ChannelEvent, entry: GateChannel, valve: WatermarkValve): GateStep {
     try {
       switch (event.kind) {
         case 'watermark':

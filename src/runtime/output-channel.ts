@@ -1,5 +1,5 @@
 import type { ChannelEvent, ChannelMessage } from './stream-element.ts';
-import { RecordBatch } from './stream-element.ts';
+import { ACTIVE_STATUS, IDLE_STATUS, isStatusAnnouncement, RecordBatch } from './stream-element.ts';
 
 /** Moves messages to the consumer: directly (same thread) or serialized over a MessagePort. */
 export interface ChannelSender {
@@ -18,6 +18,12 @@ export const DEFAULT_CHANNEL_CREDITS = 4;
  * produce many output batches) waits in `pending`; the task is not given more input until every
  * output channel is {@link isAvailable} again, so `pending` is bounded by the output of one step.
  * Events take no credit but keep their place in line behind pending batches.
+ *
+ * The first message on every channel announces the producer's status (active or idle, or the end of
+ * input): consumers hold back records until every input channel has announced, so that a channel
+ * whose producer will stay idle (a source subtask without splits) never holds the watermark back
+ * while records from other channels are judged late or not. That makes lateness decided by the
+ * records alone, the same at every parallelism.
  */
 export class OutputChannel {
   private readonly pending: ChannelMessage[] = [];
@@ -43,8 +49,23 @@ export class OutputChannel {
     return this.credits;
   }
 
+  private hasAnnouncedStatus = false;
+
+  /** Sends the producer's status as this channel's first message, unless something announced it already. */
+  announceStatus(isIdle: boolean): void {
+    if (this.hasAnnouncedStatus) return;
+    this.sendEvent(isIdle ? IDLE_STATUS : ACTIVE_STATUS);
+  }
+
+  /** Before the first message that is not itself an announcement, announce "active". */
+  private ensureAnnounced(first: ChannelMessage): void {
+    this.hasAnnouncedStatus = true;
+    if (!isStatusAnnouncement(first)) this.sendEvent(ACTIVE_STATUS);
+  }
+
   /** Sends `batch` now if a credit allows, else queues it. Returns the serialized bytes (0 if queued or local). */
   sendRecords(batch: RecordBatch): number {
+    if (!this.hasAnnouncedStatus) this.ensureAnnounced(batch);
     if (this.pending.length === 0 && this.credits > 0) {
       this.credits--;
       this.batchesSent++;
@@ -55,6 +76,7 @@ export class OutputChannel {
   }
 
   sendEvent(event: ChannelEvent): void {
+    if (!this.hasAnnouncedStatus) this.ensureAnnounced(event);
     if (this.pending.length === 0) this.sender.sendEvent(event);
     else this.pending.push(event);
   }

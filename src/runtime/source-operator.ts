@@ -148,7 +148,22 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   addSplits(splits: readonly SourceSplit[]): void {
     for (const split of splits) this.splitState(split.splitId);
     this.readerOrThrow().addSplits(splits);
+    if (splits.length > 0) this.announceStatus(false);
     this.emitWatermark();
+  }
+
+  private hasAnnouncedStatus = false;
+  private onStatusKnown: (isIdle: boolean) => void = () => {};
+
+  /** Called once, when the subtask knows whether it starts active (it got splits) or idle (none). */
+  setStatusListener(listener: (isIdle: boolean) => void): void {
+    this.onStatusKnown = listener;
+  }
+
+  private announceStatus(isIdle: boolean): void {
+    if (this.hasAnnouncedStatus) return;
+    this.hasAnnouncedStatus = true;
+    this.onStatusKnown(isIdle);
   }
 
   notifyNoMoreSplits(): void {
@@ -161,6 +176,7 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   notifyAssignmentRoundDone(): void {
     this.isAssignmentRoundDone = true;
     this.emitWatermark();
+    this.announceStatus(this.isIdle);
   }
 
   /** Polls one batch from the reader, then emits the watermark. */

@@ -29,3 +29,11 @@ export type ChannelEvent =
 export type ChannelMessage = RecordBatch | ChannelEvent;
 
 export const END_OF_INPUT: ChannelEvent = { kind: 'end-of-input' };
+
+export const ACTIVE_STATUS: ChannelEvent = { kind: 'watermark-status', isIdle: false };
+export const IDLE_STATUS: ChannelEvent = { kind: 'watermark-status', isIdle: true };
+
+/** True for the events that tell a consumer whether this channel is active: a status or the end of input. */
+export function isStatusAnnouncement(message: ChannelMessage): boolean {
+  return !(message instanceof RecordBatch) && (message.kind === 'watermark-status' || message.kind === 'end-of-input');
+}

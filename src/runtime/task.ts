@@ -101,6 +101,11 @@ export class Task {
     this.wiring = wiring;
     const wake = (): void => this.events.wake(this);
     wiring.gate?.onData(wake);
+    const announce = (isIdle: boolean): void => {
+      for (const channel of wiring.outputChannels) channel.announceStatus(isIdle);
+    };
+    wiring.gate?.onStatusKnown(announce);
+    wiring.source?.setStatusListener(announce);
     for (const channel of wiring.outputChannels) channel.onAvailable = wake;
   }
 
