@@ -98,6 +98,9 @@ export class ConnectedStreams<IN1, IN2> {
 
 /** A stream broadcast to every subtask of the operator it is connected to, with broadcast state. */
 export class BroadcastStream<T> {
+  /** Phantom field carrying the element type; never set. */
+  declare readonly __type?: T;
+
   constructor(
     /** @internal */ readonly env: StreamEnvironment,
     /** @internal */ readonly origins: readonly StreamOrigin[],

@@ -1,13 +1,5 @@
 import type { Collector } from '../core/collector.ts';
 import type { OutputTag } from '../core/output-tag.ts';
-import type {
-  AggregatingStateDescriptor,
-  ListStateDescriptor,
-  MapStateDescriptor,
-  ReducingStateDescriptor,
-  ValueStateDescriptor,
-} from '../state/descriptors.ts';
-import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state/state.ts';
 import type { TimerService } from '../time/timer-service.ts';
 import type { KeyedStateStore } from '../windows/keyed-state-store.ts';
 

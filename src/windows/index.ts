@@ -52,7 +52,7 @@ export { CountEvictor } from './count-evictor.ts';
 export { TimeEvictor } from './time-evictor.ts';
 export { DeltaEvictor, type DeltaFunction } from './delta-evictor.ts';
 export { MergingWindowSet, type MergeFunction } from './merging-window-set.ts';
-export type { Collector } from './collector.ts';
+export type { Collector } from '../core/collector.ts';
 export type { KeyedStateStore } from './keyed-state-store.ts';
 export {
   aggregateWindow,

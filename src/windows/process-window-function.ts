@@ -1,6 +1,6 @@
 import type { OutputTag } from '../core/output-tag.ts';
 import type { AggregateFunction } from '../state/descriptors.ts';
-import type { Collector } from './collector.ts';
+import type { Collector } from '../core/collector.ts';
 import type { KeyedStateStore } from './keyed-state-store.ts';
 import type { Window } from './window.ts';
 

@@ -13,7 +13,7 @@ import {
 } from '../state/keyed-state-backend.ts';
 import type { AggregatingState, ListState, ReducingState } from '../state/state.ts';
 import type { InternalTimerService, Triggerable } from '../time/timer-service.ts';
-import type { Collector } from './collector.ts';
+import type { Collector } from '../core/collector.ts';
 import type { Evictor, EvictorContext, TimestampedValue } from './evictor.ts';
 import { NamespacedStateStore } from './keyed-state-store.ts';
 import { MergingWindowSet, type MergeFunction } from './merging-window-set.ts';
@@ -86,7 +86,10 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends OperatorBase<O
     currentWatermark: () => this.currentWatermark,
   };
   private readonly collector: Collector<OUT> = {
-    collect: (value: OUT) => this.output.collect(value, this.firingTimestampMs),
+    collect: (value: OUT) => {
+      this.metrics.recordsOut++;
+      this.output.collect(value, this.firingTimestampMs);
+    },
   };
   private readonly mergeFunction: MergeFunction<W> = (mergeResult, mergedWindows, stateWindowResult, mergedStateWindows) =>
     this.mergeWindows(mergeResult, mergedWindows, stateWindowResult, mergedStateWindows);
@@ -150,6 +153,7 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends OperatorBase<O
   }
 
   processRecord(value: unknown, timestampMs: number): void {
+    this.metrics.recordsIn++;
     const element = value as IN;
     const key = this.keySelector(element);
     this.backend.setCurrentKey(key);
