@@ -6,7 +6,8 @@ import { fileSink, fileSource, jsonLines } from 'eddy/connectors/file';
  * Correlating two streams: each order joins the payments of the same orderId whose timestamp lies in
  * [order.ts, order.ts + within] (an interval join). An order with no payment in time goes to
  * --unmatched once the watermark reaches order.ts + within. Each order line is its own order, even if
- * an orderId repeats.
+ * an orderId repeats. Orders and payments more than --allowed-lateness behind the watermark go to
+ * --late-output; an unmatched order is reported once the watermark passes order.ts + within + lateness.
  */
 const Order = z.object({ orderId: z.union([z.string(), z.number()]), ts: z.number().int() }).loose();
 const Payment = z.object({ orderId: z.union([z.string(), z.number()]), ts: z.number().int() }).loose();
@@ -33,6 +34,7 @@ export const job = defineJob({
     unmatched: pathArg().describe('file for the orders without a payment in time (as read)'),
     within: durationArg('1h').describe('how long after an order its payment may come'),
     outOfOrderness: durationArg('5m').describe('how far out of order each input may be'),
+    allowedLateness: durationArg('0ms').describe('how far behind the watermark an order or payment still joins'),
     lateOutput: pathArg().optional().describe('file for orders and payments that came too late (as read)'),
   }),
   build(env, args) {
@@ -52,6 +54,7 @@ export const job = defineJob({
       .keyBy((order) => order.orderId)
       .intervalJoin(payments.keyBy((payment) => payment.orderId))
       .between(0, args.within)
+      .allowedLateness(args.allowedLateness)
       .sideOutputLeftUnmatched(UNMATCHED)
       .sideOutputLeftLateData(LATE_ORDERS)
       .sideOutputRightLateData(LATE_PAYMENTS)

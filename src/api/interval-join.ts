@@ -35,6 +35,7 @@ export class IntervalJoin<K, L, R> {
 export class IntervalJoined<K, L, R> {
   private isLowerBoundInclusive = true;
   private isUpperBoundInclusive = true;
+  private allowedLatenessMs = 0;
   private leftLateTag: OutputTag<L> | undefined;
   private rightLateTag: OutputTag<R> | undefined;
   private leftUnmatchedTag: OutputTag<L> | undefined;
@@ -54,6 +55,18 @@ export class IntervalJoined<K, L, R> {
 
   upperBoundExclusive(): this {
     this.isUpperBoundInclusive = false;
+    return this;
+  }
+
+  /**
+   * Records up to this much behind the watermark still join (and are kept that much longer in the
+   * buffers); unmatched records are emitted that much later. Default 0.
+   */
+  allowedLateness(lateness: number): this {
+    if (!Number.isSafeInteger(lateness) || lateness < 0) {
+      throw new ConfigurationError(`allowed lateness must be a whole number of milliseconds ≥ 0, got ${lateness}`);
+    }
+    this.allowedLatenessMs = lateness;
     return this;
   }
 
@@ -92,6 +105,7 @@ export class IntervalJoined<K, L, R> {
       upperBoundMs: this.upperBoundMs,
       isLowerBoundInclusive: this.isLowerBoundInclusive,
       isUpperBoundInclusive: this.isUpperBoundInclusive,
+      allowedLatenessMs: this.allowedLatenessMs,
       leftLateTag: this.leftLateTag,
       rightLateTag: this.rightLateTag,
       leftUnmatchedTag: this.leftUnmatchedTag,

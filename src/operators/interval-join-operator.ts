@@ -16,6 +16,11 @@ export interface IntervalJoinOptions<L, R> {
   readonly upperBoundMs: number;
   readonly isLowerBoundInclusive: boolean;
   readonly isUpperBoundInclusive: boolean;
+  /**
+   * A record is late only when `ts + allowedLatenessMs ≤ watermark`; buffered records are kept that
+   * much longer, so a late record within the allowance still joins. Default 0 (Flink's behaviour).
+   */
+  readonly allowedLatenessMs?: number;
   readonly leftLateTag: OutputTag<L> | undefined;
   readonly rightLateTag: OutputTag<R> | undefined;
   /** Left records that joined nothing, emitted once no right record can join them any more. */
@@ -42,9 +47,9 @@ const sideCodec: NamespaceCodec<Side> = {
  * arriving record is joined with the buffered records of the other side whose timestamps fall in the
  * interval, and the pair is emitted with timestamp max(left, right). A buffered record is removed by
  * an event-time timer once the watermark guarantees no future partner (left: at `ts + upper`, right:
- * at `ts − lower`); at that moment a record that joined nothing goes to the unmatched side output if
- * one is set. A record with timestamp ≤ the operator's watermark is late: it goes to the side's late
- * output if set, else it is counted as dropped — never lost silently.
+ * at `ts − lower`, plus the allowed lateness); at that moment a record that joined nothing goes to the
+ * unmatched side output if one is set. A record with `ts + allowedLateness ≤ watermark` is late: it
+ * goes to the side's late output if set, else it is counted as dropped — never lost silently.
  */
 export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implements Triggerable<Side> {
   private function!: ProcessJoinFunction<L, R, OUT>;
@@ -55,6 +60,7 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
   private timers!: InternalTimerService<Side>;
   private readonly lowerBoundMs: number;
   private readonly upperBoundMs: number;
+  private readonly allowedLatenessMs: number;
 
   constructor(
     private readonly options: IntervalJoinOptions<L, R>,
@@ -64,6 +70,7 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
     // Exclusive bounds become inclusive ones on integer milliseconds.
     this.lowerBoundMs = options.isLowerBoundInclusive ? options.lowerBoundMs : options.lowerBoundMs + 1;
     this.upperBoundMs = options.isUpperBoundInclusive ? options.upperBoundMs : options.upperBoundMs - 1;
+    this.allowedLatenessMs = options.allowedLatenessMs ?? 0;
   }
 
   override open(): void {
@@ -97,7 +104,7 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
   }
 
   private isLate(timestampMs: number): boolean {
-    return this.currentWatermark !== MIN_WATERMARK && timestampMs <= this.currentWatermark;
+    return this.currentWatermark !== MIN_WATERMARK && timestampMs + this.allowedLatenessMs <= this.currentWatermark;
   }
 
   private processLeft(value: L, timestampMs: number): void {
@@ -116,7 +123,7 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
       this.rightBuffer.put(rightTs, rights);
     }
     this.append(this.leftBuffer, timestampMs, entry);
-    const cleanupMs = this.upperBoundMs > 0 ? timestampMs + this.upperBoundMs : timestampMs;
+    const cleanupMs = (this.upperBoundMs > 0 ? timestampMs + this.upperBoundMs : timestampMs) + this.allowedLatenessMs;
     this.timers.registerEventTimeTimer('left', cleanupMs);
   }
 
@@ -136,7 +143,7 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
       this.leftBuffer.put(leftTs, lefts);
     }
     this.append(this.rightBuffer, timestampMs, entry);
-    const cleanupMs = this.lowerBoundMs < 0 ? timestampMs - this.lowerBoundMs : timestampMs;
+    const cleanupMs = (this.lowerBoundMs < 0 ? timestampMs - this.lowerBoundMs : timestampMs) + this.allowedLatenessMs;
     this.timers.registerEventTimeTimer('right', cleanupMs);
   }
 
@@ -168,11 +175,12 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
   }
 
   onEventTime(timer: Timer<Side>): void {
+    const cleanupMs = timer.timestamp - this.allowedLatenessMs;
     if (timer.namespace === 'left') {
-      const bufferedTs = this.upperBoundMs > 0 ? timer.timestamp - this.upperBoundMs : timer.timestamp;
+      const bufferedTs = this.upperBoundMs > 0 ? cleanupMs - this.upperBoundMs : cleanupMs;
       this.expire(this.leftBuffer, bufferedTs, this.options.leftUnmatchedTag);
     } else {
-      const bufferedTs = this.lowerBoundMs < 0 ? timer.timestamp + this.lowerBoundMs : timer.timestamp;
+      const bufferedTs = this.lowerBoundMs < 0 ? cleanupMs + this.lowerBoundMs : cleanupMs;
       this.expire(this.rightBuffer, bufferedTs, this.options.rightUnmatchedTag);
     }
   }
