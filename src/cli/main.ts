@@ -83,16 +83,36 @@ async function runCommand(
   job.build(env, parsed.data);
   const graph = env.getStreamGraph();
   const startedAtMs = Date.now();
-  const result = await executeJob(graph, {
-    workers: engine.workers,
-    job: { modulePath: loaded.modulePath, exportName: loaded.exportName, rawArgs },
-    onBadRecord: engine.onBadRecord,
-    bufferTimeoutMs: engine.bufferTimeoutMs,
-    progressIntervalMs: engine.progressIntervalMs,
-    ...(engine.isQuiet || engine.progressIntervalMs === 0
-      ? {}
-      : { onProgress: (progress) => io.err(`${formatProgress(progress, Date.now() - startedAtMs)}\n`) }),
-  });
+  // Ctrl-C cancels the job cleanly (every task closed, workers terminated); a second one kills.
+  const cancellation = new AbortController();
+  const onInterrupt = (): void => {
+    if (cancellation.signal.aborted) process.exit(130);
+    io.err('eddy: cancelling the job (Ctrl-C again to kill)\n');
+    cancellation.abort(new EddyError('the job was cancelled (interrupted)', { domain: 'user' }));
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  let result;
+  try {
+    result = await executeJob(graph, {
+      signal: cancellation.signal,
+      workers: engine.workers,
+      job: { modulePath: loaded.modulePath, exportName: loaded.exportName, rawArgs },
+      onBadRecord: engine.onBadRecord,
+      bufferTimeoutMs: engine.bufferTimeoutMs,
+      progressIntervalMs: engine.progressIntervalMs,
+      ...(engine.isQuiet || engine.progressIntervalMs === 0
+        ? {}
+        : { onProgress: (progress) => io.err(`${formatProgress(progress, Date.now() - startedAtMs)}\n`) }),
+    });
+  } catch (error) {
+    if (!cancellation.signal.aborted) throw error;
+    io.err('eddy: job cancelled\n');
+    return 130;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
   if (!engine.isQuiet) io.err(formatSummary(result));
   return 0;
 }
