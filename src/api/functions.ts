@@ -120,12 +120,15 @@ export interface ReadOnlyBroadcastContext extends ProcessContext {
 
 export interface KeyedReadOnlyBroadcastContext<K> extends ReadOnlyBroadcastContext, KeyedProcessContext<K> {}
 
+/** The context of `onTimer` in a keyed broadcast function: it may read broadcast state (as in Flink). */
+export interface KeyedBroadcastOnTimerContext<K> extends OnTimerContext<K>, ReadOnlyBroadcastContext {}
+
 /** Keyed stream connected with a broadcast stream. Broadcast state must be updated deterministically. */
 export interface KeyedBroadcastProcessFunction<K, IN, B, OUT> {
   open?(context: KeyedRuntimeContext): void;
   processElement(value: IN, context: KeyedReadOnlyBroadcastContext<K>, out: Collector<OUT>): void;
   processBroadcastElement(value: B, context: BroadcastContext, out: Collector<OUT>): void;
-  onTimer?(timestampMs: number, context: OnTimerContext<K>, out: Collector<OUT>): void;
+  onTimer?(timestampMs: number, context: KeyedBroadcastOnTimerContext<K>, out: Collector<OUT>): void;
   close?(): void;
 }
 

@@ -3,6 +3,7 @@ import type {
   BroadcastProcessFunction,
   BroadcastState,
   BroadcastStateDescriptor,
+  KeyedBroadcastOnTimerContext,
   KeyedBroadcastProcessFunction,
   KeyedReadOnlyBroadcastContext,
   KeySelector,
@@ -62,10 +63,9 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
   private keyedFunction: KeyedBroadcastProcessFunction<K, IN, B, OUT> | undefined;
   private plainFunction: BroadcastProcessFunction<IN, B, OUT> | undefined;
   private functionContext!: UserFunctionContext<K>;
-  private broadcastContext!: BroadcastContext & KeyedReadOnlyBroadcastContext<K>;
+  private broadcastContext!: BroadcastContext & KeyedReadOnlyBroadcastContext<K> & KeyedBroadcastOnTimerContext<K>;
   private collector!: TimestampedCollector<OUT>;
   private readonly broadcastStates = new Map<string, MapBroadcastState<unknown, unknown>>();
-  private restoredBroadcast: Readonly<Record<string, readonly unknown[]>> = {};
 
   constructor(
     private readonly keySelector: KeySelector<IN, K> | undefined,
@@ -104,6 +104,9 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
       get timerService() {
         return functionContext.timerService;
       },
+      get timeDomain() {
+        return functionContext.timeDomain;
+      },
       output<S>(tag: OutputTag<S>, value: S): void {
         functionContext.output(tag, value);
       },
@@ -117,10 +120,6 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
     let state = this.broadcastStates.get(descriptor.name);
     if (state === undefined) {
       state = new MapBroadcastState();
-      for (const entry of this.restoredBroadcast[BROADCAST_STATE_PREFIX + descriptor.name] ?? []) {
-        const [key, value] = entry as [unknown, unknown];
-        state.put(key, value);
-      }
       this.broadcastStates.set(descriptor.name, state);
     }
     return state;
@@ -159,7 +158,7 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
     this.functionContext.timestamp = timer.timestamp;
     this.functionContext.timeDomain = domain;
     this.collector.timestampMs = timer.timestamp;
-    this.keyedFunction.onTimer(timer.timestamp, this.functionContext, this.collector);
+    this.keyedFunction.onTimer(timer.timestamp, this.broadcastContext, this.collector);
   }
 
   protected override snapshotOperatorState(): Record<string, readonly unknown[]> {
@@ -170,8 +169,17 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
     return snapshot;
   }
 
+  /** Loads every restored broadcast state eagerly, so a snapshot taken before any access still holds it. */
   protected override restoreOperatorState(state: Readonly<Record<string, readonly unknown[]>>): void {
-    this.restoredBroadcast = state;
+    for (const [name, entries] of Object.entries(state)) {
+      if (!name.startsWith(BROADCAST_STATE_PREFIX)) continue;
+      const restored = new MapBroadcastState<unknown, unknown>();
+      for (const entry of entries) {
+        const [key, value] = entry as [unknown, unknown];
+        restored.put(key, value);
+      }
+      this.broadcastStates.set(name.slice(BROADCAST_STATE_PREFIX.length), restored);
+    }
   }
 
   override snapshotState(checkpointId: number) {
