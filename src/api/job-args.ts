@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.ts';
+import { formatDuration, parseDuration } from '../core/duration.ts';
 
 /**
  * zod helpers for job arguments. Command-line values arrive as strings; these parse them into the
@@ -23,7 +23,9 @@ export function durationArg(defaultValue?: string) {
 
 /** A positive duration. */
 export function positiveDurationArg(defaultValue?: string) {
-  return durationArg(defaultValue).refine((ms) => ms > 0, { message: 'must be > 0' });
+  return durationArg(defaultValue).refine((ms) => ms > 0, {
+    error: (issue) => `must be > 0, got ${formatDuration(Number(issue.input))}`,
+  });
 }
 
 /** A file or directory path (non-empty). */

@@ -51,12 +51,18 @@ export interface EngineOptions {
   readonly isQuiet: boolean;
 }
 
-const wholeNumber = (what: string, min: number, max: number) =>
-  z.coerce
-    .number({ error: `${what} must be a whole number` })
-    .int(`${what} must be a whole number`)
-    .min(min, `${what} must be ≥ ${min}`)
-    .max(max, `${what} must be ≤ ${max}`);
+/**
+ * A whole number in [min, max], from its command-line text; errors name the option and echo the value.
+ * `maxText` names the upper bound when it comes from another option (`--max-parallelism (4)`).
+ */
+const wholeNumber = (what: string, min: number, max: number, maxText = String(max)) =>
+  z.string().transform((text, context) => {
+    const value = text.trim() === '' ? Number.NaN : Number(text);
+    const rule = !Number.isInteger(value) ? 'a whole number' : value < min ? `≥ ${min}` : value > max ? `≤ ${maxText}` : undefined;
+    if (rule === undefined) return value;
+    context.addIssue({ code: 'custom', message: `${what} must be ${rule}, got ${Number.isNaN(value) ? `'${text}'` : text}` });
+    return z.NEVER;
+  });
 
 const duration = (what: string) =>
   z.string().transform((value, context) => {
@@ -107,7 +113,8 @@ export function extractEngineOptions(options: ReadonlyMap<string, string | true>
     if (value === undefined) return fallback;
     const result = schema.safeParse(value);
     if (!result.success) {
-      throw new ConfigurationError(`--${name}: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
+      // Every message names its option (--name must be …, got …).
+      throw new ConfigurationError(result.error.issues.map((issue) => issue.message).join('; '));
     }
     return result.data;
   };
@@ -118,7 +125,7 @@ export function extractEngineOptions(options: ReadonlyMap<string, string | true>
     DEFAULT_MAX_PARALLELISM,
   );
   const parallelism = parse(
-    wholeNumber('--parallelism', 1, maxParallelism),
+    wholeNumber('--parallelism', 1, maxParallelism, `--max-parallelism (${maxParallelism})`),
     'parallelism',
     stringOf('parallelism', take('parallelism')),
     Math.min(cores, maxParallelism),

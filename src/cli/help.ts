@@ -45,7 +45,10 @@ function defaultOf(schema: ZodType): string | undefined {
   for (let depth = 0; depth < 8 && current !== undefined; depth++) {
     const def = (current as { def?: { type?: string; defaultValue?: unknown; innerType?: unknown; in?: unknown } }).def;
     if (def === undefined) return undefined;
-    if (def.type === 'default') return JSON.stringify(def.defaultValue);
+    // durationArg / integerArg use prefault (the default goes through the parser, like a CLI value).
+    if (def.type === 'default' || def.type === 'prefault') {
+      return typeof def.defaultValue === 'string' ? def.defaultValue : JSON.stringify(def.defaultValue);
+    }
     current = def.innerType ?? def.in;
   }
   return undefined;

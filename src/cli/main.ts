@@ -100,7 +100,7 @@ async function runCommand(
       job: { modulePath: loaded.modulePath, exportName: loaded.exportName, rawArgs },
       onBadRecord: engine.onBadRecord,
       bufferTimeoutMs: engine.bufferTimeoutMs,
-      progressIntervalMs: engine.progressIntervalMs,
+      ...(engine.progressIntervalMs > 0 ? { progressIntervalMs: engine.progressIntervalMs } : {}),
       ...(engine.isQuiet || engine.progressIntervalMs === 0
         ? {}
         : { onProgress: (progress) => io.err(`${formatProgress(progress, Date.now() - startedAtMs)}\n`) }),

@@ -14,7 +14,9 @@ export function formatProgress(progress: JobProgress, elapsedMs: number): string
 
 /** The end-of-run summary: per operator, records in and out, late and bad records. */
 export function formatSummary(result: JobResult): string {
-  const rows: string[][] = [['operator', 'uid', 'p', 'in', 'out', 'late dropped', 'late side-out', 'bad skipped', 'bad dead-lettered']];
+  const rows: string[][] = [
+    ['operator', 'uid', 'p', 'in', 'out', 'late dropped', 'late side-out', 'side-out unread', 'bad skipped', 'bad dead-lettered'],
+  ];
   for (const operator of result.operators) {
     const m = operator.metrics;
     rows.push([
@@ -25,6 +27,7 @@ export function formatSummary(result: JobResult): string {
       formatCount(m.recordsOut),
       formatCount(m.lateRecordsDropped),
       formatCount(m.lateRecordsSideOutput),
+      formatCount(m.sideOutputDiscarded),
       formatCount(m.badRecordsSkipped),
       formatCount(m.badRecordsDeadLettered),
     ]);

@@ -16,8 +16,9 @@ export interface EddyErrorOptions {
 export class EddyError extends Error {
   readonly domain: ErrorDomain;
   readonly isRetriable: boolean;
-  readonly operatorUid: string | undefined;
-  readonly subtask: number | undefined;
+  /** Where the error came from; set at creation or once by the runtime ({@link attributeTo}). */
+  operatorUid: string | undefined;
+  subtask: number | undefined;
 
   constructor(message: string, options: EddyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -26,6 +27,15 @@ export class EddyError extends Error {
     this.isRetriable = options.isRetriable ?? false;
     this.operatorUid = options.operatorUid;
     this.subtask = options.subtask;
+  }
+
+  /** Records the operator subtask the error came from, unless it is already known. Returns this. */
+  attributeTo(operatorUid: string, subtask: number): this {
+    if (this.operatorUid === undefined) {
+      this.operatorUid = operatorUid;
+      this.subtask = subtask;
+    }
+    return this;
   }
 }
 

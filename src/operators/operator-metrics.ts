@@ -13,6 +13,8 @@ export class OperatorMetrics {
   badRecordsSkipped = 0;
   /** Bad input records routed to a dead-letter file. */
   badRecordsDeadLettered = 0;
+  /** Records emitted to a side output that nothing reads (no edge consumes that tag): discarded, but counted. */
+  sideOutputDiscarded = 0;
   /** Current output watermark of the operator (MIN_SAFE_INTEGER before any). */
   currentWatermarkMs = Number.MIN_SAFE_INTEGER;
 
@@ -24,6 +26,7 @@ export class OperatorMetrics {
       lateRecordsSideOutput: this.lateRecordsSideOutput,
       badRecordsSkipped: this.badRecordsSkipped,
       badRecordsDeadLettered: this.badRecordsDeadLettered,
+      sideOutputDiscarded: this.sideOutputDiscarded,
       currentWatermarkMs: this.currentWatermarkMs,
     };
   }
@@ -36,5 +39,6 @@ export interface OperatorMetricsSnapshot {
   readonly lateRecordsSideOutput: number;
   readonly badRecordsSkipped: number;
   readonly badRecordsDeadLettered: number;
+  readonly sideOutputDiscarded: number;
   readonly currentWatermarkMs: number;
 }

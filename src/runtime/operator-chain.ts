@@ -1,5 +1,6 @@
 import { EddyError, UserFunctionError } from '../core/errors.ts';
 import type { OutputTag } from '../core/output-tag.ts';
+import type { OperatorMetrics } from '../operators/operator-metrics.ts';
 import type { Output, StreamOperator } from '../operators/operator.ts';
 import type { RecordWriter } from './record-writer.ts';
 
@@ -22,9 +23,13 @@ export interface ChainedSuccessor {
 /** Side-output writers by OutputTag id. */
 export type SideOutputWriters = ReadonlyMap<string, readonly RecordWriter[]>;
 
-/** Keeps an already attributed error; wraps anything else with the operator it came from. */
+/**
+ * Names the operator subtask an error came from. Eddy's own errors (a missing input file, a bad
+ * record, a configuration mistake) keep their class, domain and message and only gain the operator;
+ * whatever user code threw becomes a UserFunctionError.
+ */
 export function attributeError(error: unknown, uid: string, subtask: number): EddyError {
-  if (error instanceof EddyError && error.operatorUid !== undefined) return error;
+  if (error instanceof EddyError) return error.attributeTo(uid, subtask);
   return new UserFunctionError(uid, subtask, error);
 }
 
@@ -32,20 +37,24 @@ export function createChainOutput(
   successors: readonly ChainedSuccessor[],
   writers: readonly RecordWriter[],
   sideWriters: SideOutputWriters,
+  metrics: OperatorMetrics,
 ): Output<unknown> {
   if (sideWriters.size === 0) {
-    if (successors.length === 1 && writers.length === 0) return new ChainedOutput(successors[0]!);
-    if (successors.length === 0 && writers.length === 1) return new WriterOutput(writers[0]!);
-    if (successors.length === 0 && writers.length === 0) return new DiscardingOutput();
+    if (successors.length === 1 && writers.length === 0) return new ChainedOutput(successors[0]!, metrics);
+    if (successors.length === 0 && writers.length === 1) return new WriterOutput(writers[0]!, metrics);
+    if (successors.length === 0 && writers.length === 0) return new DiscardingOutput(metrics);
   }
-  return new FanOutOutput(successors, writers, sideWriters);
+  return new FanOutOutput(successors, writers, sideWriters, metrics);
 }
 
 class ChainedOutput implements Output<unknown> {
   private readonly operator: StreamOperator<unknown>;
   private readonly input: number;
 
-  constructor(private readonly successor: ChainedSuccessor) {
+  constructor(
+    private readonly successor: ChainedSuccessor,
+    private readonly metrics: OperatorMetrics,
+  ) {
     this.operator = successor.operator;
     this.input = successor.input;
   }
@@ -58,7 +67,10 @@ class ChainedOutput implements Output<unknown> {
     }
   }
 
-  collectSide<S>(_tag: OutputTag<S>): void {}
+  /** No edge reads any side output of this operator: the record is discarded, and counted. */
+  collectSide<S>(_tag: OutputTag<S>): void {
+    this.metrics.sideOutputDiscarded++;
+  }
 
   emitWatermark(watermarkMs: number): void {
     try {
@@ -78,13 +90,18 @@ class ChainedOutput implements Output<unknown> {
 }
 
 class WriterOutput implements Output<unknown> {
-  constructor(private readonly writer: RecordWriter) {}
+  constructor(
+    private readonly writer: RecordWriter,
+    private readonly metrics: OperatorMetrics,
+  ) {}
 
   collect(value: unknown, timestampMs: number): void {
     this.writer.emit(value, timestampMs);
   }
 
-  collectSide<S>(_tag: OutputTag<S>): void {}
+  collectSide<S>(_tag: OutputTag<S>): void {
+    this.metrics.sideOutputDiscarded++;
+  }
 
   emitWatermark(watermarkMs: number): void {
     this.writer.broadcastEvent({ kind: 'watermark', watermarkMs });
@@ -97,8 +114,11 @@ class WriterOutput implements Output<unknown> {
 
 /** The output of a node with no consumer (a sink's). */
 class DiscardingOutput implements Output<unknown> {
+  constructor(private readonly metrics: OperatorMetrics) {}
   collect(): void {}
-  collectSide(): void {}
+  collectSide(): void {
+    this.metrics.sideOutputDiscarded++;
+  }
   emitWatermark(): void {}
   emitWatermarkStatus(): void {}
 }
@@ -110,6 +130,7 @@ class FanOutOutput implements Output<unknown> {
     private readonly successors: readonly ChainedSuccessor[],
     private readonly writers: readonly RecordWriter[],
     private readonly sideWriters: SideOutputWriters,
+    private readonly metrics: OperatorMetrics,
   ) {
     this.allWriters = [...writers];
     for (const list of sideWriters.values()) this.allWriters.push(...list);
@@ -129,7 +150,10 @@ class FanOutOutput implements Output<unknown> {
 
   collectSide<S>(tag: OutputTag<S>, value: S, timestampMs: number): void {
     const writers = this.sideWriters.get(tag.id);
-    if (writers === undefined) return;
+    if (writers === undefined) {
+      this.metrics.sideOutputDiscarded++;
+      return;
+    }
     for (let i = 0; i < writers.length; i++) writers[i]!.emit(value, timestampMs);
   }
 

@@ -215,7 +215,7 @@ export class TaskManager {
         parallelism: planned.parallelism,
         maxParallelism: planned.maxParallelism,
         keyGroupRange,
-        output: createChainOutput(successors, mainWriters, sideWriters),
+        output: createChainOutput(successors, mainWriters, sideWriters, metrics),
         clock,
         metrics,
         scheduleProcessingTime: (timeMs, callback) => task.timers.schedule(timeMs, callback, uid),

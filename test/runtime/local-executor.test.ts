@@ -200,7 +200,7 @@ describe('executeJob failure handling', () => {
     const { planJob } = await import('../../src/graph/plan.ts');
     const { JobMetrics } = await import('../../src/runtime/job-metrics.ts');
     const metrics = new JobMetrics(planJob(g.build()), 0);
-    const snapshot = { recordsIn: 3, recordsOut: 3, lateRecordsDropped: 0, lateRecordsSideOutput: 0, badRecordsSkipped: 0, badRecordsDeadLettered: 0, currentWatermarkMs: 7 };
+    const snapshot = { recordsIn: 3, recordsOut: 3, lateRecordsDropped: 0, lateRecordsSideOutput: 0, badRecordsSkipped: 0, badRecordsDeadLettered: 0, sideOutputDiscarded: 0, currentWatermarkMs: 7 };
     metrics.update([
       [src, 0, snapshot],
       [sink, 0, { ...snapshot, recordsOut: 0, currentWatermarkMs: 5 }],
