@@ -80,13 +80,16 @@ export class IntervalJoined<K, L, R> {
     return this;
   }
 
-  /** Left records that joined no right record, emitted when the watermark passes `left.ts + upper`. */
+  /**
+   * Left records that joined no right record, emitted once the watermark reaches their cleanup time,
+   * `max(ts, ts + upper) + allowed lateness`: no right record can join them after that.
+   */
   sideOutputLeftUnmatched(tag: OutputTag<L>): this {
     this.leftUnmatchedTag = tag;
     return this;
   }
 
-  /** Right records that joined no left record, emitted when the watermark passes `right.ts − lower`. */
+  /** Right records that joined no left record, emitted at `max(ts, ts − lower) + allowed lateness`. */
   sideOutputRightUnmatched(tag: OutputTag<R>): this {
     this.rightUnmatchedTag = tag;
     return this;
@@ -95,8 +98,12 @@ export class IntervalJoined<K, L, R> {
   /** Needs a uid (both sides are buffered in keyed state). */
   process<OUT>(joinFunction: ProcessJoinFunction<L, R, OUT>): SingleOutputStream<OUT> {
     checkObject(joinFunction, 'process', 'processElement');
-    if (this.lowerBoundMs === this.upperBoundMs && (!this.isLowerBoundInclusive || !this.isUpperBoundInclusive)) {
-      throw new ConfigurationError('interval join: an exclusive bound on an empty interval joins nothing');
+    const lower = this.isLowerBoundInclusive ? this.lowerBoundMs : this.lowerBoundMs + 1;
+    const upper = this.isUpperBoundInclusive ? this.upperBoundMs : this.upperBoundMs - 1;
+    if (lower > upper) {
+      throw new ConfigurationError(
+        `interval join: the bounds [${this.lowerBoundMs}, ${this.upperBoundMs}] with exclusive ends contain no millisecond`,
+      );
     }
     const options: IntervalJoinOptions<L, R> = {
       leftKeySelector: this.left.keySelector as (value: L) => unknown,

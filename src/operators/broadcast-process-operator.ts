@@ -10,6 +10,7 @@ import type {
 } from '../api/functions.ts';
 import { keyIdOf, type KeyId } from '../core/key-codec.ts';
 import type { OutputTag } from '../core/output-tag.ts';
+import { NO_TIMESTAMP } from '../core/time.ts';
 import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
 import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
 import type { TimerService, Triggerable } from '../time/timer-service.ts';
@@ -157,7 +158,8 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
     if (this.keyedFunction?.onTimer === undefined) return;
     this.functionContext.timestamp = timer.timestamp;
     this.functionContext.timeDomain = domain;
-    this.collector.timestampMs = timer.timestamp;
+    // As in Flink: output of a processing-time timer carries no event time.
+    this.collector.timestampMs = domain === 'event-time' ? timer.timestamp : NO_TIMESTAMP;
     this.keyedFunction.onTimer(timer.timestamp, this.broadcastContext, this.collector);
   }
 

@@ -1,4 +1,5 @@
 import type { CoProcessFunction, KeyedCoProcessFunction, KeySelector } from '../api/functions.ts';
+import { NO_TIMESTAMP } from '../core/time.ts';
 import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
 import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
 import type { Triggerable } from '../time/timer-service.ts';
@@ -68,7 +69,8 @@ export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends OperatorBase<OUT> 
     if (this.function.onTimer === undefined) return;
     this.functionContext.timestamp = timer.timestamp;
     this.functionContext.timeDomain = domain;
-    this.collector.timestampMs = timer.timestamp;
+    // As in Flink: output of a processing-time timer carries no event time.
+    this.collector.timestampMs = domain === 'event-time' ? timer.timestamp : NO_TIMESTAMP;
     this.function.onTimer(timer.timestamp, this.functionContext, this.collector);
   }
 

@@ -1,4 +1,5 @@
 import type { KeyedProcessFunction, KeySelector } from '../api/functions.ts';
+import { NO_TIMESTAMP } from '../core/time.ts';
 import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
 import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
 import type { Triggerable } from '../time/timer-service.ts';
@@ -13,7 +14,8 @@ import { UserTimerService } from './user-timer-service.ts';
 
 /**
  * `keyBy(...).process(fn)`: per-key state and event-/processing-time timers. Output of
- * `processElement` carries the record's timestamp; output of `onTimer` the timer's.
+ * `processElement` carries the record's timestamp; output of an event-time `onTimer` the timer's,
+ * of a processing-time one none (NaN), as in Flink.
  */
 export class KeyedProcessOperator<K, IN, OUT> extends OperatorBase<OUT> implements Triggerable<VoidNamespace> {
   private function!: KeyedProcessFunction<K, IN, OUT>;
@@ -60,7 +62,8 @@ export class KeyedProcessOperator<K, IN, OUT> extends OperatorBase<OUT> implemen
     if (this.function.onTimer === undefined) return;
     this.functionContext.timestamp = timer.timestamp;
     this.functionContext.timeDomain = domain;
-    this.collector.timestampMs = timer.timestamp;
+    // As in Flink: output of a processing-time timer carries no event time.
+    this.collector.timestampMs = domain === 'event-time' ? timer.timestamp : NO_TIMESTAMP;
     this.function.onTimer(timer.timestamp, this.functionContext, this.collector);
   }
 
