@@ -10,19 +10,8 @@ import type {
 } from '../api/functions.ts';
 import { keyIdOf, type KeyId } from '../core/key-codec.ts';
 import type { OutputTag } from '../core/output-tag.ts';
-import { NO_TIMESTAMP } from '../core/time.ts';
-import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
-import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
-import type { TimerService, Triggerable } from '../time/timer-service.ts';
-import {
-  instantiateFunction,
-  keyedRuntimeContextOf,
-  runtimeContextOf,
-  TimestampedCollector,
-  UserFunctionContext,
-} from './function-contexts.ts';
-import { OperatorBase } from './operator-base.ts';
-import { UserTimerService } from './user-timer-service.ts';
+import { instantiateFunction, keyedRuntimeContextOf, runtimeContextOf } from './function-contexts.ts';
+import { KeyedFunctionOperator } from './keyed-function-operator.ts';
 
 const BROADCAST_STATE_PREFIX = 'broadcast:';
 
@@ -60,12 +49,10 @@ class MapBroadcastState<K, V> implements BroadcastState<K, V> {
  * input 1 the broadcast one. Broadcast state is operator state kept identically in every subtask; it
  * is snapshotted by each and restored as union state (any copy is complete), so rescaling keeps it.
  */
-export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> implements Triggerable<VoidNamespace> {
+export class BroadcastProcessOperator<K, IN, B, OUT> extends KeyedFunctionOperator<K, OUT> {
   private keyedFunction: KeyedBroadcastProcessFunction<K, IN, B, OUT> | undefined;
   private plainFunction: BroadcastProcessFunction<IN, B, OUT> | undefined;
-  private functionContext!: UserFunctionContext<K>;
   private broadcastContext!: BroadcastContext & KeyedReadOnlyBroadcastContext<K> & KeyedBroadcastOnTimerContext<K>;
-  private collector!: TimestampedCollector<OUT>;
   private readonly broadcastStates = new Map<string, MapBroadcastState<unknown, unknown>>();
 
   constructor(
@@ -76,17 +63,14 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
   }
 
   override open(): void {
-    this.collector = new TimestampedCollector(this.output, this.metrics);
-    let timers: TimerService | undefined;
+    this.openFunctionContext();
     if (this.keySelector !== undefined) {
-      timers = new UserTimerService(this.getInternalTimerService('user-timers', voidNamespaceCodec, this));
       this.keyedFunction = instantiateFunction(this.userFunction as KeyedBroadcastProcessFunction<K, IN, B, OUT>);
       this.keyedFunction.open?.(keyedRuntimeContextOf(this.context, this.backend));
     } else {
       this.plainFunction = instantiateFunction(this.userFunction as BroadcastProcessFunction<IN, B, OUT>);
       this.plainFunction.open?.(runtimeContextOf(this.context));
     }
-    this.functionContext = new UserFunctionContext<K>(this.context, () => this.currentWatermark, this.keyedBackend, timers);
     const functionContext = this.functionContext;
     const operator = this;
     this.broadcastContext = {
@@ -128,8 +112,7 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
 
   processRecord(value: unknown, timestampMs: number, input: number): void {
     this.metrics.recordsIn++;
-    this.functionContext.timestamp = timestampMs;
-    this.collector.timestampMs = timestampMs;
+    this.setRecordTimestamp(timestampMs);
     if (input === 1) {
       if (this.keyedFunction !== undefined) {
         this.keyedFunction.processBroadcastElement(value as B, this.broadcastContext, this.collector);
@@ -146,21 +129,8 @@ export class BroadcastProcessOperator<K, IN, B, OUT> extends OperatorBase<OUT> i
     }
   }
 
-  onEventTime(timer: Timer<VoidNamespace>): void {
-    this.fire(timer, 'event-time');
-  }
-
-  onProcessingTime(timer: Timer<VoidNamespace>): void {
-    this.fire(timer, 'processing-time');
-  }
-
-  private fire(timer: Timer<VoidNamespace>, domain: 'event-time' | 'processing-time'): void {
-    if (this.keyedFunction?.onTimer === undefined) return;
-    this.functionContext.timestamp = timer.timestamp;
-    this.functionContext.timeDomain = domain;
-    // As in Flink: output of a processing-time timer carries no event time.
-    this.collector.timestampMs = domain === 'event-time' ? timer.timestamp : NO_TIMESTAMP;
-    this.keyedFunction.onTimer(timer.timestamp, this.broadcastContext, this.collector);
+  protected invokeOnTimer(timestampMs: number): void {
+    this.keyedFunction?.onTimer?.(timestampMs, this.broadcastContext, this.collector);
   }
 
   protected override snapshotOperatorState(): Record<string, readonly unknown[]> {

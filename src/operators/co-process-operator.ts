@@ -1,8 +1,4 @@
 import type { CoProcessFunction, KeyedCoProcessFunction, KeySelector } from '../api/functions.ts';
-import { NO_TIMESTAMP } from '../core/time.ts';
-import type { Timer, VoidNamespace } from '../state/keyed-state-backend.ts';
-import { voidNamespaceCodec } from '../state/keyed-state-backend.ts';
-import type { Triggerable } from '../time/timer-service.ts';
 import {
   instantiateFunction,
   keyedRuntimeContextOf,
@@ -10,18 +6,16 @@ import {
   TimestampedCollector,
   UserFunctionContext,
 } from './function-contexts.ts';
+import { KeyedFunctionOperator } from './keyed-function-operator.ts';
 import { OperatorBase } from './operator-base.ts';
-import { UserTimerService } from './user-timer-service.ts';
 
 /**
  * `connect(a, b).keyBy(ka, kb).process(fn)`: two inputs sharing keyed state and timers. The operator's
  * watermark is the minimum of its two inputs' (OperatorBase), so a timer fires only when both
  * inputs have passed it.
  */
-export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends OperatorBase<OUT> implements Triggerable<VoidNamespace> {
+export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends KeyedFunctionOperator<K, OUT> {
   private function!: KeyedCoProcessFunction<K, IN1, IN2, OUT>;
-  private functionContext!: UserFunctionContext<K>;
-  private collector!: TimestampedCollector<OUT>;
 
   constructor(
     private readonly keySelector1: KeySelector<IN1, K>,
@@ -32,22 +26,14 @@ export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends OperatorBase<OUT> 
   }
 
   override open(): void {
-    const timers = this.getInternalTimerService('user-timers', voidNamespaceCodec, this);
-    this.collector = new TimestampedCollector(this.output, this.metrics);
-    this.functionContext = new UserFunctionContext<K>(
-      this.context,
-      () => this.currentWatermark,
-      this.backend,
-      new UserTimerService(timers),
-    );
+    this.openFunctionContext();
     this.function = instantiateFunction(this.userFunction);
     this.function.open?.(keyedRuntimeContextOf(this.context, this.backend));
   }
 
   processRecord(value: unknown, timestampMs: number, input: number): void {
     this.metrics.recordsIn++;
-    this.functionContext.timestamp = timestampMs;
-    this.collector.timestampMs = timestampMs;
+    this.setRecordTimestamp(timestampMs);
     if (input === 0) {
       this.backend.setCurrentKey(this.keySelector1(value as IN1));
       this.function.processElement1(value as IN1, this.functionContext, this.collector);
@@ -57,21 +43,8 @@ export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends OperatorBase<OUT> 
     }
   }
 
-  onEventTime(timer: Timer<VoidNamespace>): void {
-    this.fire(timer, 'event-time');
-  }
-
-  onProcessingTime(timer: Timer<VoidNamespace>): void {
-    this.fire(timer, 'processing-time');
-  }
-
-  private fire(timer: Timer<VoidNamespace>, domain: 'event-time' | 'processing-time'): void {
-    if (this.function.onTimer === undefined) return;
-    this.functionContext.timestamp = timer.timestamp;
-    this.functionContext.timeDomain = domain;
-    // As in Flink: output of a processing-time timer carries no event time.
-    this.collector.timestampMs = domain === 'event-time' ? timer.timestamp : NO_TIMESTAMP;
-    this.function.onTimer(timer.timestamp, this.functionContext, this.collector);
+  protected invokeOnTimer(timestampMs: number): void {
+    this.function.onTimer?.(timestampMs, this.functionContext, this.collector);
   }
 
   override close(): void {
