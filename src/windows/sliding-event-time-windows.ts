@@ -1,9 +1,10 @@
-import { TimeWindow, getWindowStartWithOffset, timeWindowCodec } from './time-window.ts';
+import { AlignedWindowsMemo, TimeWindow, fixedSizeTimeWindowCodec, getWindowStartWithOffset } from './time-window.ts';
 import { EventTimeTrigger } from './event-time-trigger.ts';
 import { requireEventTime } from './event-time-record.ts';
 import { offsetMs, slideMs, windowSizeMs } from './window-arguments.ts';
 import type { NonMergingWindowAssigner } from './window-assigner.ts';
 import type { Trigger } from './trigger.ts';
+import type { NamespaceCodec } from '../state/keyed-state-backend.ts';
 
 /**
  * Event-time windows of length `size` starting every `slide` (aligned to the epoch plus `offset`):
@@ -12,13 +13,19 @@ import type { Trigger } from './trigger.ts';
 export class SlidingEventTimeWindows implements NonMergingWindowAssigner<unknown, TimeWindow> {
   readonly isEventTime = true;
   readonly isMerging = false;
-  readonly namespaceCodec = timeWindowCodec;
+  readonly namespaceCodec: NamespaceCodec<TimeWindow>;
+  readonly sizeMs: number;
+  readonly slideMs: number;
+  readonly offsetMs: number;
+  private readonly memo: AlignedWindowsMemo;
 
-  private constructor(
-    readonly sizeMs: number,
-    readonly slideMs: number,
-    readonly offsetMs: number,
-  ) {}
+  private constructor(sizeMs: number, slideMs: number, offsetMs: number) {
+    this.sizeMs = sizeMs;
+    this.slideMs = slideMs;
+    this.offsetMs = offsetMs;
+    this.namespaceCodec = fixedSizeTimeWindowCodec(sizeMs);
+    this.memo = new AlignedWindowsMemo(sizeMs, slideMs, offsetMs);
+  }
 
   /** `0 < slide ≤ size`, `|offset| < slide`; each in milliseconds or as a duration string. */
   static of(size: number | string, slide: number | string, offset?: number | string): SlidingEventTimeWindows {
@@ -28,7 +35,7 @@ export class SlidingEventTimeWindows implements NonMergingWindowAssigner<unknown
   }
 
   assignWindows(_element: unknown, timestampMs: number): readonly TimeWindow[] {
-    return assignSlidingWindows(requireEventTime(timestampMs, 'SlidingEventTimeWindows'), this.sizeMs, this.slideMs, this.offsetMs);
+    return this.memo.assign(requireEventTime(timestampMs, 'SlidingEventTimeWindows'));
   }
 
   getDefaultTrigger(): Trigger<unknown, TimeWindow> {

@@ -1,22 +1,27 @@
-import type { TimeWindow } from './time-window.ts';
-import { timeWindowCodec } from './time-window.ts';
+import { AlignedWindowsMemo, fixedSizeTimeWindowCodec, type TimeWindow } from './time-window.ts';
 import { ProcessingTimeTrigger } from './processing-time-trigger.ts';
-import { assignSlidingWindows } from './sliding-event-time-windows.ts';
 import { offsetMs, slideMs, windowSizeMs } from './window-arguments.ts';
 import type { NonMergingWindowAssigner, WindowAssignerContext } from './window-assigner.ts';
 import type { Trigger } from './trigger.ts';
+import type { NamespaceCodec } from '../state/keyed-state-backend.ts';
 
 /** Sliding windows over the processing-time clock at the moment each element arrives. */
 export class SlidingProcessingTimeWindows implements NonMergingWindowAssigner<unknown, TimeWindow> {
   readonly isEventTime = false;
   readonly isMerging = false;
-  readonly namespaceCodec = timeWindowCodec;
+  readonly namespaceCodec: NamespaceCodec<TimeWindow>;
+  readonly sizeMs: number;
+  readonly slideMs: number;
+  readonly offsetMs: number;
+  private readonly memo: AlignedWindowsMemo;
 
-  private constructor(
-    readonly sizeMs: number,
-    readonly slideMs: number,
-    readonly offsetMs: number,
-  ) {}
+  private constructor(sizeMs: number, slideMs: number, offsetMs: number) {
+    this.sizeMs = sizeMs;
+    this.slideMs = slideMs;
+    this.offsetMs = offsetMs;
+    this.namespaceCodec = fixedSizeTimeWindowCodec(sizeMs);
+    this.memo = new AlignedWindowsMemo(sizeMs, slideMs, offsetMs);
+  }
 
   static of(size: number | string, slide: number | string, offset?: number | string): SlidingProcessingTimeWindows {
     const sizeMs = windowSizeMs(size);
@@ -25,7 +30,7 @@ export class SlidingProcessingTimeWindows implements NonMergingWindowAssigner<un
   }
 
   assignWindows(_element: unknown, _timestampMs: number, context: WindowAssignerContext): readonly TimeWindow[] {
-    return assignSlidingWindows(context.currentProcessingTime(), this.sizeMs, this.slideMs, this.offsetMs);
+    return this.memo.assign(context.currentProcessingTime());
   }
 
   getDefaultTrigger(): Trigger<unknown, TimeWindow> {

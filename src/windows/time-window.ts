@@ -56,6 +56,42 @@ export function getWindowStartWithOffset(timestampMs: number, offsetMs: number, 
 }
 
 /**
+ * The aligned windows of an element, remembered between calls: windows `[s, s + size)` for `s =
+ * lastStart, lastStart − slide, …` while `s > ts − size` (latest start first), with `lastStart` the
+ * start of the slide-aligned period containing `ts` (tumbling windows: slide = size, one window).
+ * While consecutive elements fall into the same windows — nearly always, for input in time order —
+ * it returns the same array of the same (immutable) windows, so assigning allocates nothing. Pure
+ * memoization: the result always equals a fresh computation. Cost: O(windows per element).
+ */
+export class AlignedWindowsMemo {
+  private lastStart = Number.NaN;
+  private lastCount = 0;
+  private windows: readonly TimeWindow[] = [];
+
+  constructor(
+    private readonly sizeMs: number,
+    private readonly slideMs: number,
+    private readonly offsetMs: number,
+  ) {}
+
+  assign(timestampMs: number): readonly TimeWindow[] {
+    const { sizeMs, slideMs } = this;
+    const lastStart = getWindowStartWithOffset(timestampMs, this.offsetMs, slideMs);
+    const lowerBound = timestampMs - sizeMs;
+    let count = 0;
+    for (let start = lastStart; start > lowerBound; start -= slideMs) count++;
+    if (lastStart !== this.lastStart || count !== this.lastCount) {
+      const windows = new Array<TimeWindow>(count);
+      for (let i = 0, start = lastStart; i < count; i++, start -= slideMs) windows[i] = new TimeWindow(start, start + sizeMs);
+      this.lastStart = lastStart;
+      this.lastCount = count;
+      this.windows = windows;
+    }
+    return this.windows;
+  }
+}
+
+/**
  * Merges overlapping (or touching) windows, Flink's `TimeWindow.mergeWindows`: sorts by start, sweeps,
  * and calls `callback(toBeMerged, mergeResult)` once per group of ≥ 2 windows. O(n log n).
  */
@@ -82,14 +118,35 @@ export function mergeTimeWindows(
   if (current !== undefined && group.length > 1) callback(group, current);
 }
 
+function timeWindowToPlain(window: TimeWindow): unknown {
+  return [window.start, window.end];
+}
+
+function timeWindowFromPlain(plain: unknown): TimeWindow {
+  if (!Array.isArray(plain) || plain.length !== 2 || typeof plain[0] !== 'number' || typeof plain[1] !== 'number') {
+    throw new EddyError(`a time window in a snapshot must be [start, end], got ${JSON.stringify(plain)}`);
+  }
+  return new TimeWindow(plain[0], plain[1]);
+}
+
 /** Ids are `"start:end"`, unique per bounds; snapshots hold `[start, end]`. */
 export const timeWindowCodec: NamespaceCodec<TimeWindow> = {
   idOf: (window) => `${window.start}:${window.end}`,
-  toPlain: (window) => [window.start, window.end],
-  fromPlain: (plain) => {
-    if (!Array.isArray(plain) || plain.length !== 2 || typeof plain[0] !== 'number' || typeof plain[1] !== 'number') {
-      throw new EddyError(`a time window in a snapshot must be [start, end], got ${JSON.stringify(plain)}`);
-    }
-    return new TimeWindow(plain[0], plain[1]);
-  },
+  toPlain: timeWindowToPlain,
+  fromPlain: timeWindowFromPlain,
 };
+
+/**
+ * The codec of an assigner whose windows all last `sizeMs` (tumbling, sliding). Such a window's id is
+ * its start — a number: no string is built per record and the state maps hash a number. A window of
+ * another length (only from state restored after the size changed) gets `timeWindowCodec`'s string
+ * id, which never equals a number, so ids stay unique per bounds. Snapshots are the same as
+ * `timeWindowCodec`'s (`[start, end]`), so either codec restores the other's.
+ */
+export function fixedSizeTimeWindowCodec(sizeMs: number): NamespaceCodec<TimeWindow> {
+  return {
+    idOf: (window) => (window.end - window.start === sizeMs ? window.start : `${window.start}:${window.end}`),
+    toPlain: timeWindowToPlain,
+    fromPlain: timeWindowFromPlain,
+  };
+}

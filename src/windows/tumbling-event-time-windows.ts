@@ -1,9 +1,10 @@
-import { TimeWindow, getWindowStartWithOffset, timeWindowCodec } from './time-window.ts';
+import { AlignedWindowsMemo, fixedSizeTimeWindowCodec, type TimeWindow } from './time-window.ts';
 import { EventTimeTrigger } from './event-time-trigger.ts';
 import { requireEventTime } from './event-time-record.ts';
 import { offsetMs, windowSizeMs } from './window-arguments.ts';
 import type { NonMergingWindowAssigner } from './window-assigner.ts';
 import type { Trigger } from './trigger.ts';
+import type { NamespaceCodec } from '../state/keyed-state-backend.ts';
 
 /**
  * Fixed-size, non-overlapping event-time windows `[start, start + size)` aligned to the epoch plus
@@ -12,12 +13,17 @@ import type { Trigger } from './trigger.ts';
 export class TumblingEventTimeWindows implements NonMergingWindowAssigner<unknown, TimeWindow> {
   readonly isEventTime = true;
   readonly isMerging = false;
-  readonly namespaceCodec = timeWindowCodec;
+  readonly namespaceCodec: NamespaceCodec<TimeWindow>;
+  readonly sizeMs: number;
+  readonly offsetMs: number;
+  private readonly memo: AlignedWindowsMemo;
 
-  private constructor(
-    readonly sizeMs: number,
-    readonly offsetMs: number,
-  ) {}
+  private constructor(sizeMs: number, offsetMs: number) {
+    this.sizeMs = sizeMs;
+    this.offsetMs = offsetMs;
+    this.namespaceCodec = fixedSizeTimeWindowCodec(sizeMs);
+    this.memo = new AlignedWindowsMemo(sizeMs, sizeMs, offsetMs);
+  }
 
   /** `size` and `offset` in milliseconds or as durations (`'1h'`); `|offset| < size`. */
   static of(size: number | string, offset?: number | string): TumblingEventTimeWindows {
@@ -26,8 +32,7 @@ export class TumblingEventTimeWindows implements NonMergingWindowAssigner<unknow
   }
 
   assignWindows(_element: unknown, timestampMs: number): readonly TimeWindow[] {
-    const start = getWindowStartWithOffset(requireEventTime(timestampMs, 'TumblingEventTimeWindows'), this.offsetMs, this.sizeMs);
-    return [new TimeWindow(start, start + this.sizeMs)];
+    return this.memo.assign(requireEventTime(timestampMs, 'TumblingEventTimeWindows'));
   }
 
   getDefaultTrigger(): Trigger<unknown, TimeWindow> {

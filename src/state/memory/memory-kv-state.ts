@@ -13,16 +13,103 @@ export class StateEntry {
 
   constructor(
     readonly namespace: unknown,
+    /** `namespaceCodec.idOf(namespace)`: what the entry is found by within its key's row. */
+    readonly namespaceId: string | number,
     public value: unknown,
     public expiresAtMs: number,
   ) {}
 }
 
-/** All entries of one key in one state, by namespace id. `key` is the original key, for snapshots. */
+/** Above this many namespaces, a {@link KeyRow} switches from linear scans to a Map. */
+const ROW_SCAN_LIMIT = 8;
+
+/**
+ * All entries of one key in one state, by namespace id (in no particular order). `key` is the original
+ * key, for snapshots. A key usually has one entry (plain keyed state, or one open window) or a few
+ * (overlapping or late windows): the first is held inline and the others in a small array, found by
+ * comparing each entry's `namespaceId` — no Map and no extra object per key, which is what dominated
+ * the time (cache misses) and the memory of a state access. Past {@link ROW_SCAN_LIMIT} namespaces
+ * they move into a Map for good, so lookups stay O(1).
+ */
 export class KeyRow {
-  readonly entries = new Map<string | number, StateEntry>();
+  private first: StateEntry | undefined = undefined;
+  private others: StateEntry[] | undefined = undefined;
+  private byId: Map<string | number, StateEntry> | undefined = undefined;
 
   constructor(readonly key: unknown) {}
+
+  get size(): number {
+    if (this.byId !== undefined) return this.byId.size;
+    return (this.first === undefined ? 0 : 1) + (this.others === undefined ? 0 : this.others.length);
+  }
+
+  get(namespaceId: string | number): StateEntry | undefined {
+    const first = this.first;
+    if (first !== undefined && first.namespaceId === namespaceId) return first;
+    if (this.byId !== undefined) return this.byId.get(namespaceId);
+    const others = this.others;
+    if (others === undefined) return undefined;
+    for (let i = 0; i < others.length; i++) {
+      if (others[i]!.namespaceId === namespaceId) return others[i];
+    }
+    return undefined;
+  }
+
+  /** Inserts `entry` under its namespace id, replacing the entry there if any. */
+  set(entry: StateEntry): void {
+    const namespaceId = entry.namespaceId;
+    if (this.byId !== undefined) {
+      this.byId.set(namespaceId, entry);
+      return;
+    }
+    if (this.first === undefined || this.first.namespaceId === namespaceId) {
+      this.first = entry;
+      return;
+    }
+    const others = (this.others ??= []);
+    for (let i = 0; i < others.length; i++) {
+      if (others[i]!.namespaceId === namespaceId) {
+        others[i] = entry;
+        return;
+      }
+    }
+    others.push(entry);
+    if (others.length >= ROW_SCAN_LIMIT) {
+      const byId = new Map<string | number, StateEntry>();
+      byId.set(this.first.namespaceId, this.first);
+      for (const other of others) byId.set(other.namespaceId, other);
+      this.byId = byId;
+      this.first = undefined;
+      this.others = undefined;
+    }
+  }
+
+  delete(namespaceId: string | number): void {
+    if (this.byId !== undefined) {
+      this.byId.delete(namespaceId);
+      return;
+    }
+    const others = this.others;
+    if (this.first !== undefined && this.first.namespaceId === namespaceId) {
+      this.first = others === undefined ? undefined : others.pop();
+      return;
+    }
+    if (others === undefined) return;
+    for (let i = 0; i < others.length; i++) {
+      if (others[i]!.namespaceId !== namespaceId) continue;
+      const last = others.pop()!;
+      if (i < others.length) others[i] = last;
+      return;
+    }
+  }
+
+  values(): Iterable<StateEntry> {
+    if (this.byId !== undefined) return this.byId.values();
+    const all: StateEntry[] = [];
+    if (this.first !== undefined) all.push(this.first);
+    if (this.others !== undefined) all.push(...this.others);
+    return all;
+  }
 }
 
 /** The namespace id before a windowed state's first `setCurrentNamespace`; no codec produces it. */
@@ -36,14 +123,15 @@ export interface TtlTimeSource {
 
 /**
  * The memory backend's storage of one named state and the namespace-aware access shared by all five
- * kinds. Layout: `rowsByKeyGroup[keyGroup − range.start]` ▶ Map<keyIdOf(key), KeyRow> ▶ Map<namespace
- * id, StateEntry>; a key group's map exists only once it holds a key. Values are held by reference.
+ * kinds. Layout: `rowsByKeyGroup[keyGroup − range.start]` ▶ Map<keyIdOf(key), KeyRow> ▶ StateEntry by
+ * namespace id (see {@link KeyRow}); a key group's map exists only once it holds a key. Values are held by reference.
  *
  * TTL (when the descriptor has one): an entry expires at `lastWrite (or lastRead, for
  * 'on-read-and-write') + ttlMs`, measured on the processing-time clock or the watermark; it is expired
  * when `expiresAtMs ≤ now`. An access that finds an expired entry removes it and returns nothing — or,
  * with 'return-expired-if-not-cleaned-up', returns it that one last time (Flink's semantics). Snapshots
- * skip expired entries. Cost of an access: three Map lookups.
+ * skip expired entries. Cost of an access: an array index, one Map lookup by key id, and a look at
+ * the key's few entries (or a second Map lookup).
  */
 export abstract class MemoryKvState<N> implements InternalKvState<N> {
   readonly descriptor: StateDescriptor;
@@ -150,7 +238,7 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
   /** The entry without any TTL check. */
   protected lookupEntry(namespaceId: string | number): StateEntry | undefined {
     const rows = this.rowsByKeyGroup[this.current.requireKeyGroupIndex(this.name)];
-    return rows?.get(this.current.keyId)?.entries.get(namespaceId);
+    return rows?.get(this.current.keyId)?.get(namespaceId);
   }
 
   /**
@@ -183,11 +271,11 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
       row = new KeyRow(this.current.key);
       rows.set(this.current.keyId, row);
     }
-    let entry = row.entries.get(namespaceId);
+    let entry = row.get(namespaceId);
     const expiresAtMs = this.hasEntryTtl ? this.expiryFromNow() : Number.POSITIVE_INFINITY;
     if (entry === undefined) {
-      entry = new StateEntry(namespace, value, expiresAtMs);
-      row.entries.set(namespaceId, entry);
+      entry = new StateEntry(namespace, namespaceId, value, expiresAtMs);
+      row.set(entry);
     } else {
       entry.value = value;
       entry.expiresAtMs = expiresAtMs;
@@ -211,11 +299,11 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
     if (rows === undefined) return;
     const row = rows.get(this.current.keyId);
     if (row === undefined) return;
-    const entry = row.entries.get(namespaceId);
+    const entry = row.get(namespaceId);
     if (entry === undefined) return;
     entry.isRemoved = true;
-    row.entries.delete(namespaceId);
-    if (row.entries.size === 0) rows.delete(this.current.keyId);
+    row.delete(namespaceId);
+    if (row.size === 0) rows.delete(this.current.keyId);
   }
 
   // ---- whole-state operations (not per record) ----
@@ -227,7 +315,7 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
     for (const rows of this.rowsByKeyGroup) {
       if (rows === undefined) continue;
       for (const row of rows.values()) {
-        const entry = row.entries.get(namespaceId);
+        const entry = row.get(namespaceId);
         if (entry === undefined) continue;
         if (this.hasEntryTtl && entry.expiresAtMs <= nowMs) continue;
         keys.push(row.key);
@@ -246,7 +334,7 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
     const nowMs = this.ttl === undefined ? 0 : this.nowMs();
     const entries: StateEntrySnapshot[] = [];
     for (const row of rows.values()) {
-      for (const entry of row.entries.values()) {
+      for (const entry of row.values()) {
         if (this.hasEntryTtl && entry.expiresAtMs <= nowMs) continue;
         const value = this.toSnapshotValue(entry.value, nowMs);
         if (value === undefined) continue;
@@ -282,7 +370,7 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
       // A snapshot taken without TTL gets a fresh TTL from now; one taken with TTL keeps its expiry.
       let expiresAtMs = Number.POSITIVE_INFINITY;
       if (this.hasEntryTtl) expiresAtMs = restoredExpiresAtMs ?? this.expiryFromNow();
-      row.entries.set(namespaceId, new StateEntry(namespace, this.fromSnapshotValue(value), expiresAtMs));
+      row.set(new StateEntry(namespace, namespaceId, this.fromSnapshotValue(value), expiresAtMs));
     }
     if (rows.size === 0) this.rowsByKeyGroup[index] = undefined;
   }

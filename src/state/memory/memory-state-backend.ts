@@ -54,9 +54,9 @@ type PendingTimers = Array<{ readonly keyGroup: number; readonly timers: readonl
  * operator registers its descriptor, and is snapshotted as is meanwhile.
  *
  * Costs: `setCurrentKey` one canonical key encoding + murmur3 (composite keys also build a string id);
- * a state access three Map lookups; `snapshot` O(entries + timers·log timers) plus one
- * `structuredClone` of the result (so later writes cannot change a taken snapshot); `restore` one
- * `structuredClone` per restored key group.
+ * a state access one Map lookup and a short scan (see `MemoryKvState`); `snapshot` O(entries +
+ * timers·log timers) plus one `structuredClone` of the result (so later writes cannot change a taken
+ * snapshot); `restore` one `structuredClone` per restored key group.
  */
 export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
   readonly maxParallelism: number;
