@@ -139,3 +139,27 @@ describe('canonical key encoding', () => {
     );
   });
 });
+
+describe('string keys', () => {
+  function varint(value: number): number[] {
+    const bytes: number[] = [];
+    let rest = value;
+    while (rest >= 0x80) {
+      bytes.push((rest & 0x7f) | 0x80);
+      rest = Math.floor(rest / 128);
+    }
+    bytes.push(rest);
+    return bytes;
+  }
+
+  it('encode as 0x20, the varint of the UTF-8 length, then the bytes TextEncoder gives (any string, lone surrogates too)', () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (key) => {
+        const utf8 = encoder.encode(key);
+        expect([...encodeKey(key)]).toEqual([0x20, ...varint(utf8.length), ...utf8]);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
