@@ -3,6 +3,7 @@ import type { Clock } from '../core/time.ts';
 import type { KeyGroupRange } from '../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../state/keyed-state-backend.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
+import type { CheckpointingMode } from '../checkpoint/checkpoint-config.ts';
 
 /**
  * The operator contract. An operator is one node of the graph running in one subtask. The task calls
@@ -41,6 +42,14 @@ export interface StreamOperator<OUT = unknown> {
   finishAsync?(): Promise<void>;
   /** Optional async release of external resources, after `close`. */
   closeAsync?(): Promise<void>;
+  /**
+   * Optional asynchronous part of checkpoint `checkpointId`, after `snapshotState` returned: makes
+   * durable what the snapshot refers to (a sink's pre-committed files). The task acknowledges the
+   * checkpoint only after every operator's part resolved; a rejection declines the checkpoint.
+   */
+  completeSnapshotAsync?(checkpointId: number): Promise<void>;
+  /** Checkpoint `checkpointId` was aborted (declined, timed out): pending work for it may be dropped. */
+  notifyCheckpointAborted?(checkpointId: number): void;
 }
 
 /** Where an operator sends its results. Synchronous: in a chain, `collect` calls the next operator. */
@@ -62,6 +71,8 @@ export interface OperatorContext<OUT> {
   readonly output: Output<OUT>;
   readonly clock: Clock;
   readonly metrics: OperatorMetrics;
+  /** The job's checkpointing mode and this run attempt's number (restarts get a new one). */
+  readonly checkpointing: { readonly mode: CheckpointingMode; readonly attempt: number };
   /** Schedules a processing-time callback on the task's mailbox; returns a cancel function. */
   readonly scheduleProcessingTime: (timeMs: number, callback: (timeMs: number) => void) => () => void;
   /**
@@ -84,4 +95,5 @@ export interface OperatorSnapshot {
   readonly unionStateNames?: readonly string[];
 }
 
+/** The snapshot of an operator without state. Shared: never mutate it. */
 export const EMPTY_OPERATOR_SNAPSHOT: OperatorSnapshot = { keyed: undefined, operatorState: {} };

@@ -21,6 +21,8 @@ export class SinkOperator<T> extends OperatorBase<never> {
       subtask: this.context.subtask,
       parallelism: this.context.parallelism,
       operatorUid: this.context.uid,
+      checkpointingMode: this.context.checkpointing.mode,
+      attempt: this.context.checkpointing.attempt,
     });
   }
 

@@ -31,6 +31,7 @@ export interface TaskControl {
   taskFailed(error: EddyError): void;
 }
 
+/** What one thread's task manager needs to create and run its share of the subtasks. */
 export interface TaskManagerOptions {
   readonly plan: ExecutionPlan;
   readonly topology: ChannelTopology;
@@ -218,6 +219,8 @@ export class TaskManager {
         output: createChainOutput(successors, mainWriters, sideWriters, metrics),
         clock,
         metrics,
+        // Checkpointing is wired by the checkpoint coordinator (issue #3); until then jobs run without it.
+        checkpointing: { mode: 'off', attempt: 0 },
         scheduleProcessingTime: (timeMs, callback) => task.timers.schedule(timeMs, callback, uid),
         createKeyedStateBackend: () =>
           this.options.createKeyedStateBackend({

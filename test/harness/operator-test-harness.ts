@@ -28,6 +28,8 @@ export interface HarnessOptions {
   /** Start of processing time (ms). Default 0. */
   readonly processingTimeMs?: number;
   readonly createBackend?: (options: KeyedStateBackendOptions) => KeyedStateBackend;
+  /** The checkpointing mode operators see (sinks switch to two-phase commit). Default 'off'. */
+  readonly checkpointingMode?: 'exactly-once' | 'at-least-once' | 'off';
 }
 
 interface ScheduledCallback {
@@ -81,6 +83,7 @@ export class OperatorTestHarness<OUT = unknown> {
       output,
       clock: this.clock,
       metrics: this.metrics,
+      checkpointing: { mode: this.options.checkpointingMode ?? 'off', attempt: 0 },
       scheduleProcessingTime: (timeMs, callback) => {
         const entry: ScheduledCallback = { timeMs, seq: this.nextSeq++, callback, isCancelled: false };
         this.scheduled.push(entry);

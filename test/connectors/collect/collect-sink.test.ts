@@ -21,20 +21,20 @@ function runWorker(args: Record<string, unknown>): Promise<unknown> {
 describe('collect sink', () => {
   it('collects what writers on the main thread write', async () => {
     const sink = collectSink<number>('main-thread-test');
-    const writer = sink.createWriter({ subtask: 0, parallelism: 1, operatorUid: 'collect' });
+    const writer = sink.createWriter({ subtask: 0, parallelism: 1, operatorUid: 'collect', checkpointingMode: 'off', attempt: 0 });
     await writer.open([]);
     writer.write(1, 0);
     writer.write(2, 0);
     // Another sink object with the same id (a rebuilt graph) shares the results.
     const rebuilt = collectSink<number>('main-thread-test');
-    const second = rebuilt.createWriter({ subtask: 1, parallelism: 2, operatorUid: 'collect' });
+    const second = rebuilt.createWriter({ subtask: 1, parallelism: 2, operatorUid: 'collect', checkpointingMode: 'off', attempt: 0 });
     await second.open([]);
     second.write(3, 0);
     await writer.flush(true);
     expect(sink.results()).toEqual([1, 2, 3]);
     expect(rebuilt.results()).toEqual([1, 2, 3]);
     sink.close();
-    await expect(collectSink<number>('main-thread-test').createWriter({ subtask: 0, parallelism: 1, operatorUid: 'c' }).open([]))
+    await expect(collectSink<number>('main-thread-test').createWriter({ subtask: 0, parallelism: 1, operatorUid: 'c', checkpointingMode: 'off', attempt: 0 }).open([]))
       .resolves.toBeUndefined();
     collectSink<number>('main-thread-test').close();
   });

@@ -12,7 +12,7 @@ const { id, subtask, count, progress } = workerData as {
   count: number;
   progress?: Int32Array;
 };
-const writer = collectSink<{ subtask: number; n: number }>(id).createWriter({ subtask, parallelism: 2, operatorUid: 'collect' });
+const writer = collectSink<{ subtask: number; n: number }>(id).createWriter({ subtask, parallelism: 2, operatorUid: 'collect', checkpointingMode: 'off', attempt: 0 });
 await writer.open([]);
 for (let n = 0; n < count; n++) writer.write({ subtask, n }, 0);
 if (progress !== undefined) {

@@ -33,7 +33,7 @@ describe('console sink', () => {
 
   it('writes one line per record, strings as-is and other values as JSON; flush writes the buffer', async () => {
     const stream = new FakeStream();
-    const writer = consoleSink<unknown>({ stream }).createWriter({ subtask: 1, parallelism: 2, operatorUid: 'print' });
+    const writer = consoleSink<unknown>({ stream }).createWriter({ subtask: 1, parallelism: 2, operatorUid: 'print', checkpointingMode: 'off', attempt: 0 });
     await writer.open([]);
     writer.write('hello', 0);
     writer.write({ a: 1 }, 0);
@@ -49,6 +49,8 @@ describe('console sink', () => {
       subtask: 0,
       parallelism: 1,
       operatorUid: 'print',
+      checkpointingMode: 'off',
+      attempt: 0,
     });
     await writer.open([]);
     for (let i = 0; i < 3; i++) writer.write(i, 0);
@@ -59,7 +61,7 @@ describe('console sink', () => {
 
   it('holds the task back while the stream is full, until it drains', async () => {
     const stream = new FakeStream(1);
-    const writer = consoleSink<string>({ stream }).createWriter({ subtask: 0, parallelism: 1, operatorUid: 'print' });
+    const writer = consoleSink<string>({ stream }).createWriter({ subtask: 0, parallelism: 1, operatorUid: 'print', checkpointingMode: 'off', attempt: 0 });
     await writer.open([]);
     expect(writer.waitUntilWritable()).toBeUndefined();
     writer.write('x'.repeat(70 * 1024), 0); // over the threshold: written now, and the stream is full

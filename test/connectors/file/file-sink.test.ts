@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 function context(subtask: number, parallelism: number) {
-  return { subtask, parallelism, operatorUid: 'test-sink' };
+  return { subtask, parallelism, operatorUid: 'test-sink', checkpointingMode: 'off' as const, attempt: 0 };
 }
 
 async function writeAll<T>(writer: SinkWriter<T>, values: readonly T[]): Promise<void> {
