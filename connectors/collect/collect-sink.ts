@@ -75,6 +75,7 @@ let writerCounter = 0;
  * checkpoint, records emitted since that checkpoint are collected again.
  */
 export class CollectSink<T> implements Sink<T> {
+  /** The stable id that connects writers in workers with the results on the main thread. */
   readonly id: string;
   /** Present on the main thread only. */
   private readonly collected: CollectedResults | undefined;

@@ -5,9 +5,14 @@ import { ConfigurationError } from '../../src/core/errors.ts';
 export interface LineStream {
   /** Returns false when the stream's buffer is full; `drain` follows. */
   write(chunk: string): boolean;
+  /** Registers a one-time listener for the stream's `drain` event. */
   once(event: 'drain', listener: () => void): unknown;
 }
 
+/**
+ * Options of the console sink, which prints one line per record (Flink's `print()`); for demos and debugging,
+ * not durable.
+ */
 export interface ConsoleSinkOptions<T> {
   /** Printed before the subtask marker, like Flink's `print(sinkIdentifier)`: `orders> …` or `orders:2> …`. */
   readonly prefix?: string;

@@ -11,6 +11,7 @@ export const WRITE_THRESHOLD_CHARS = 64 * 1024;
 /** Pending text (buffered + being written) above which `waitUntilWritable` holds the task back. */
 export const BACKPRESSURE_THRESHOLD_CHARS = 1024 * 1024;
 
+/** Options of the file sink: one text file per subtask, one line per record. */
 export interface FileSinkOptions<T> {
   /**
    * At parallelism 1, the file to write. At parallelism > 1, a directory in which each subtask writes

@@ -12,6 +12,7 @@ import { describeInputFileError } from './input-files.ts';
 export const MAX_LINES_PER_BATCH = 1000;
 /** The background fetcher stops reading ahead once this many complete lines are queued. */
 const READ_AHEAD_LINES = 2 * MAX_LINES_PER_BATCH;
+/** Bytes per file read when the source sets no `chunkSizeBytes` (256 KiB). */
 export const DEFAULT_CHUNK_SIZE_BYTES = 256 * 1024;
 
 const NEWLINE = 0x0a;
@@ -83,6 +84,10 @@ class FileSplitCursor<T> {
   }
 }
 
+/**
+ * What each file reader is created with: the line format and the read size in bytes (I/O only; never changes
+ * batch boundaries).
+ */
 export interface FileSourceReaderOptions<T> {
   readonly format: FileFormat<T>;
   readonly chunkSizeBytes: number;

@@ -13,6 +13,10 @@ import { DEFAULT_CHUNK_SIZE_BYTES, FileSourceReader } from './file-source-reader
 import type { FileFormat } from './formats.ts';
 import { listInputFiles } from './input-files.ts';
 
+/**
+ * Options of the file source: which files to read and how their lines become records. Each file is one split,
+ * read line by line and resumed from its byte offset after a restore.
+ */
 export interface FileSourceOptions<T> {
   /**
    * A file, a directory (its regular files, sorted; hidden names starting with `.` or `_` are skipped;

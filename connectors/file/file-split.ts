@@ -9,6 +9,7 @@ import type { SourceSplit } from '../../src/connector/source.ts';
 export interface FileSplit extends SourceSplit {
   /** The path, as given or as listed from the directory (`dir/name`). */
   readonly splitId: string;
+  /** The file to read, as opened. */
   readonly path: string;
   /** Byte offset of the next line. */
   readonly offset: number;

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../../src/core/errors.ts';
 
 /** Returned by {@link LineDecoder.decode} for a line that is not a valid record; see `error`. */
 export const INVALID_RECORD: unique symbol = Symbol('invalid record');
+/** The type of {@link INVALID_RECORD}. */
 export type InvalidRecord = typeof INVALID_RECORD;
 
 /**
@@ -18,6 +19,7 @@ export interface LineDecoder<T> {
    * unusable (the reader then fails: no line of that file could be decoded).
    */
   readHeader(line: string): string | undefined;
+  /** The record of one line (without its newline), or INVALID_RECORD with the reason in `error`. */
   decode(line: string): T | InvalidRecord;
 }
 
@@ -29,6 +31,7 @@ export interface FileFormat<T> {
   readonly skipsBlankLines: boolean;
   /** Whether line 1 of every file is a header rather than a record. */
   readonly readsHeader: boolean;
+  /** A fresh decoder for one file. */
   createDecoder(): LineDecoder<T>;
 }
 
@@ -76,6 +79,7 @@ class JsonLinesDecoder<T> implements LineDecoder<T> {
   }
 }
 
+/** Options of {@link jsonLines}. */
 export interface JsonLinesOptions<T> {
   /** Validates (and may transform) every parsed line; a failure is a bad record naming the field. */
   readonly schema?: ZodType<T>;
@@ -206,6 +210,7 @@ class CsvDecoder<T> implements LineDecoder<T> {
   }
 }
 
+/** Options of {@link csv}. */
 export interface CsvOptions<T> {
   /** Column names. Required when `header` is false; when `header` is true they replace the header's names. */
   readonly columns?: readonly string[];

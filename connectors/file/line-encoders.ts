@@ -108,6 +108,10 @@ class CsvLineEncoder<T> implements LineEncoder<T> {
   }
 }
 
+/**
+ * The encoder for a file sink format (`csvColumns` applies to CSV only). Throws ConfigurationError for a
+ * format that is neither `'json-lines'`, `'csv'` nor an object with `encode`.
+ */
 export function createLineEncoder<T>(format: FileSinkFormat<T>, csvColumns: readonly string[] | undefined): LineEncoder<T> {
   if (format === 'json-lines') return new JsonLinesEncoder<T>();
   if (format === 'csv') return new CsvLineEncoder<T>(csvColumns);

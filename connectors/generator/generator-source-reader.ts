@@ -8,10 +8,18 @@ import { TokenBucket } from './token-bucket.ts';
 /** Records per batch without rate limit. */
 export const MAX_RECORDS_PER_BATCH = 1000;
 
+/**
+ * What each generator reader is created with, resolved from {@link GeneratorSourceOptions} for one subtask.
+ */
 export interface GeneratorReaderOptions<T> {
   /** Number of records, or undefined for an unbounded stream. */
   readonly count: number | undefined;
+  /** With a record's index, determines the `random` it is generated with. */
   readonly seed: number;
+  /**
+   * Builds record `index`; must be a pure function of its arguments so that a restore replays the same
+   * records.
+   */
   readonly generate: (index: number, random: SeededRandom) => T;
   /** Records per second for each split, or undefined for no limit. */
   readonly ratePerSplitPerSecond: number | undefined;

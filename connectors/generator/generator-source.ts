@@ -14,6 +14,10 @@ import { GeneratorSourceReader } from './generator-source-reader.ts';
 import type { GeneratorSplit } from './generator-split.ts';
 import type { SeededRandom } from './seeded-random.ts';
 
+/**
+ * Options of the generator source: a deterministic sequence of records, built from their index, split over
+ * `splits` splits. The same options always produce the same records, also after a restore.
+ */
 export interface GeneratorSourceOptions<T> {
   /** Number of records (indices 0 … count−1); undefined for an unbounded stream. */
   readonly count?: number;

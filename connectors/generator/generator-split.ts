@@ -7,7 +7,10 @@ import type { SourceSplit } from '../../src/connector/source.ts';
 export interface GeneratorSplit extends SourceSplit {
   /** `generator-<splitIndex>-of-<splitCount>`. */
   readonly splitId: string;
+  /** This split's index, 0 ≤ splitIndex < splitCount. */
   readonly splitIndex: number;
+  /** Total number of splits of the source. */
   readonly splitCount: number;
+  /** The index of the next record to generate; advances by `splitCount`. */
   readonly nextIndex: number;
 }

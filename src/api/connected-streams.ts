@@ -31,6 +31,7 @@ export class ConnectedStreams<IN1, IN2> {
     return new ConnectedStreams<IN1, IN2>(this.first.keyBy(keySelector1), this.second.keyBy(keySelector2));
   }
 
+  /** True when both inputs are keyed streams, so `process` takes a KeyedCoProcessFunction. */
   get isKeyed(): boolean {
     return this.first instanceof KeyedStream && this.second instanceof KeyedStream;
   }

@@ -31,16 +31,21 @@ import { CoGroupedStreams, JoinedStreams } from './window-join.ts';
 
 /** Where a stream's records come from: a node's main output or one of its side outputs, and how they are partitioned. */
 export interface StreamOrigin {
+  /** The id of the node whose output this is. */
   readonly nodeId: number;
+  /** The OutputTag id when this is a side output, else undefined (the main output). */
   readonly sideOutputTagId: string | undefined;
   /** Explicit partitioning, or undefined for the default (forward when possible, else rebalance). */
   readonly partitioning?: Partitioning | undefined;
 }
 
+/** Options of `sinkTo`. */
 export interface SinkOptions {
   /** Stable id; required (a sink's state — pending files, transactions — is mapped by it). */
   readonly uid: string;
+  /** Shown in plans and reports. Default `Sink: <sink description>`. */
   readonly name?: string;
+  /** Default: the environment's parallelism. */
   readonly parallelism?: number;
 }
 
@@ -80,11 +85,13 @@ export class DataStream<T> {
     return this.origins.map((origin) => ({ ...origin, partitioning }));
   }
 
+  /** One output per record, with the record's timestamp. Stateless: needs no uid. */
   map<OUT>(mapFunction: MapFunction<T, OUT>): SingleOutputStream<OUT> {
     checkFunction(mapFunction, 'map');
     return this.transform<OUT>(operatorSpec('map', 'Map', false, () => new MapOperator(mapFunction)));
   }
 
+  /** Keeps the records for which `predicate` returns true. Stateless: needs no uid. */
   filter(predicate: FilterFunction<T>): SingleOutputStream<T> {
     checkFunction(predicate, 'filter');
     return this.transform<T>(operatorSpec('filter', 'Filter', false, () => new FilterOperator(predicate)));
@@ -150,6 +157,10 @@ export class DataStream<T> {
    * descriptors, a BroadcastStream to `connect` to another stream (broadcast state pattern).
    */
   broadcast(): DataStream<T>;
+  /**
+   * With state descriptors: a BroadcastStream to `connect` to another stream, whose function may write these
+   * broadcast states.
+   */
   broadcast(...descriptors: readonly BroadcastStateDescriptor<unknown, unknown>[]): BroadcastStream<T>;
   broadcast(...descriptors: readonly BroadcastStateDescriptor<unknown, unknown>[]): DataStream<T> | BroadcastStream<T> {
     const origins = this.withPartitioning({ kind: 'broadcast' });
@@ -226,6 +237,7 @@ export class SingleOutputStream<T> extends DataStream<T> {
     return this;
   }
 
+  /** Sets the name shown in plans, reports and errors. Throws ConfigurationError for an empty name. */
   name(name: string): this {
     if (typeof name !== 'string' || name.trim() === '') {
       throw new ConfigurationError('an operator name must be a non-empty string');
@@ -234,6 +246,10 @@ export class SingleOutputStream<T> extends DataStream<T> {
     return this;
   }
 
+  /**
+   * Number of subtasks of this operator (default: the environment's). Throws ConfigurationError unless a
+   * whole number ≥ 1; the upper bound, maxParallelism, is checked when the job is planned.
+   */
   setParallelism(parallelism: number): this {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigurationError(`parallelism of '${this.node.name}' must be a whole number ≥ 1, got ${parallelism}`);
@@ -277,6 +293,10 @@ export class KeyedStream<K, T> extends DataStream<T> {
 
   /** Per-key logic with keyed state and event-/processing-time timers. Needs a uid. */
   override process<OUT>(processFunction: KeyedProcessFunction<K, T, OUT>): SingleOutputStream<OUT>;
+  /**
+   * A plain ProcessFunction on a keyed stream: runs per record like the keyed form, without using state or
+   * timers. Needs a uid.
+   */
   override process<OUT>(processFunction: ProcessFunction<T, OUT>): SingleOutputStream<OUT>;
   override process<OUT>(processFunction: KeyedProcessFunction<K, T, OUT> | ProcessFunction<T, OUT>): SingleOutputStream<OUT> {
     checkObject(processFunction, 'process', 'processElement');
@@ -338,11 +358,16 @@ export class KeyedStream<K, T> extends DataStream<T> {
 export class DataStreamSink {
   constructor(/** @internal */ readonly node: StreamNode) {}
 
+  /** Sets the sink's name shown in plans and reports. */
   name(name: string): this {
     this.node.name = name;
     return this;
   }
 
+  /**
+   * Number of sink subtasks (default: the environment's). Throws ConfigurationError unless a whole number ≥
+   * 1.
+   */
   setParallelism(parallelism: number): this {
     if (!Number.isInteger(parallelism) || parallelism < 1) {
       throw new ConfigurationError(`parallelism of '${this.node.name}' must be a whole number ≥ 1, got ${parallelism}`);

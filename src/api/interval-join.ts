@@ -17,6 +17,10 @@ export class IntervalJoin<K, L, R> {
     private readonly right: KeyedStream<K, R>,
   ) {}
 
+  /**
+   * Sets the interval, in ms relative to the left record's timestamp (bounds may be negative). Throws
+   * ConfigurationError unless both are whole numbers and lower ≤ upper.
+   */
   between(lowerBoundMs: number, upperBoundMs: number): IntervalJoined<K, L, R> {
     if (!Number.isSafeInteger(lowerBoundMs) || !Number.isSafeInteger(upperBoundMs)) {
       throw new ConfigurationError(
@@ -32,6 +36,10 @@ export class IntervalJoin<K, L, R> {
   }
 }
 
+/**
+ * An interval join with its bounds set (from {@link IntervalJoin.between}): optionally make bounds exclusive,
+ * set lateness and side outputs, then call `process`. Build-time only: every setter returns `this`.
+ */
 export class IntervalJoined<K, L, R> {
   private isLowerBoundInclusive = true;
   private isUpperBoundInclusive = true;
@@ -48,11 +56,13 @@ export class IntervalJoined<K, L, R> {
     private readonly upperBoundMs: number,
   ) {}
 
+  /** Excludes `left.ts + lowerMs` from the interval. */
   lowerBoundExclusive(): this {
     this.isLowerBoundInclusive = false;
     return this;
   }
 
+  /** Excludes `left.ts + upperMs` from the interval. */
   upperBoundExclusive(): this {
     this.isUpperBoundInclusive = false;
     return this;
@@ -70,11 +80,15 @@ export class IntervalJoined<K, L, R> {
     return this;
   }
 
+  /**
+   * Late left records (`ts + allowed lateness ≤ watermark`) go to `tag` instead of being counted as dropped.
+   */
   sideOutputLeftLateData(tag: OutputTag<L>): this {
     this.leftLateTag = tag;
     return this;
   }
 
+  /** Late right records go to `tag` instead of being counted as dropped. */
   sideOutputRightLateData(tag: OutputTag<R>): this {
     this.rightLateTag = tag;
     return this;

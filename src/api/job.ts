@@ -9,12 +9,20 @@ import type { StreamEnvironment } from './stream-environment.ts';
  * runs; `eddy run <job> --help` lists them with their descriptions.
  */
 export interface JobDefinition<Shape extends ZodRawShape = ZodRawShape> {
+  /** Letters, digits, `-` and `_`; the job name in plans and reports. */
   readonly name: string;
+  /** One line for `eddy run <job> --help`; may be empty. */
   readonly description: string;
+  /** The job's options: each key becomes `--kebab-case-name`; `.describe()` texts appear in help. */
   readonly args: ZodObject<Shape>;
+  /** Describes the graph on `env` from the parsed arguments; called once in every worker. */
   readonly build: (env: StreamEnvironment, args: output<ZodObject<Shape>>) => void;
 }
 
+/**
+ * Declares a job (export it as `job`). Throws ConfigurationError when the name is not letters, digits, `-` or
+ * `_` (starting with a letter or digit) or `build` is not a function; `description` defaults to empty.
+ */
 export function defineJob<Shape extends ZodRawShape>(definition: {
   readonly name: string;
   readonly description?: string;

@@ -6,7 +6,9 @@ import type { StreamOperator } from '../operators/operator.ts';
 import type { WatermarkStrategy } from '../time/watermark-strategy.ts';
 import { DataStream } from './data-stream.ts';
 
+/** Options of a {@link StreamEnvironment}. */
 export interface EnvironmentOptions {
+  /** Shown in plans, logs and reports. Default `eddy-job`. */
   readonly jobName?: string;
   /** Default parallelism of every operator that does not set its own. Default 1. */
   readonly parallelism?: number;
@@ -14,10 +16,13 @@ export interface EnvironmentOptions {
   readonly maxParallelism?: number;
 }
 
+/** Options of `fromSource`. */
 export interface SourceOptions {
   /** Stable id that checkpoints and savepoints map the source's state (its positions) by. Required. */
   readonly uid: string;
+  /** Shown in plans and reports. Default `Source: <source description>`. */
   readonly name?: string;
+  /** Default: the environment's parallelism. */
   readonly parallelism?: number;
 }
 
@@ -30,6 +35,10 @@ export interface PendingEdge {
   readonly sideOutputTagId: string | undefined;
 }
 
+/**
+ * What an API operation adds to the graph; `addNode` turns it into a {@link StreamNode}. Internal to the API
+ * layer.
+ */
 export interface NodeSpec {
   readonly kind: string;
   readonly name: string;
@@ -48,6 +57,7 @@ export interface NodeSpec {
  * Building is pure: nothing runs until the runtime executes `getStreamGraph()`.
  */
 export class StreamEnvironment {
+  /** Default `eddy-job`. */
   readonly jobName: string;
   readonly parallelism: number;
   readonly maxParallelism: number;

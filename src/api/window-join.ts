@@ -19,15 +19,28 @@ export interface TaggedRecord<L, R> {
   readonly value: L | R;
 }
 
+/** Joins one left and one right record of the same key and window into one output. */
 export type JoinFunction<L, R, OUT> = (left: L, right: R) => OUT;
+/**
+ * Called once per key and window with both sides' records in arrival order (either list may be empty); emits
+ * any number of outputs.
+ */
 export type CoGroupFunction<L, R, OUT> = (lefts: readonly L[], rights: readonly R[], out: Collector<OUT>) => void;
 
+/**
+ * `a.coGroup(b)`: choose the keys with `where(...).equalTo(...)`, then the window, then the function. Both
+ * key selectors must give equal keys for records that belong together.
+ */
 export class CoGroupedStreams<L, R> {
   constructor(
     private readonly left: DataStream<L>,
     private readonly right: DataStream<R>,
   ) {}
 
+  /**
+   * The left input's join key; continue with `equalTo(rightKey)`. Throws ConfigurationError when either is
+   * not a function.
+   */
   where<K>(leftKey: KeySelector<L, K>): { equalTo: (rightKey: KeySelector<R, K>) => WindowJoinBuilder<L, R, K> } {
     checkFunction(leftKey, 'where');
     return {
@@ -39,8 +52,10 @@ export class CoGroupedStreams<L, R> {
   }
 }
 
+/** `a.join(b)`: the same builder as {@link CoGroupedStreams}; end it with `apply` for an inner join. */
 export class JoinedStreams<L, R> extends CoGroupedStreams<L, R> {}
 
+/** The join keys are set; `window` picks the windows both sides are grouped into. */
 export class WindowJoinBuilder<L, R, K> {
   constructor(
     private readonly left: DataStream<L>,
@@ -49,6 +64,9 @@ export class WindowJoinBuilder<L, R, K> {
     private readonly rightKey: KeySelector<R, K>,
   ) {}
 
+  /**
+   * Tags both inputs, unions them and keys the union by the join keys before windowing it with `assigner`.
+   */
   window<W extends Window>(assigner: WindowAssigner<TaggedRecord<L, R>, W>): WindowJoin<L, R, K, W> {
     const tagged = this.left
       .map<TaggedRecord<L, R>>((value) => ({ side: 0, value }))
@@ -63,6 +81,10 @@ export class WindowJoinBuilder<L, R, K> {
   }
 }
 
+/**
+ * A keyed, windowed join; `apply` (inner join) or `coGroup` adds the operator. Both sides of a window are
+ * buffered in state until it fires.
+ */
 export class WindowJoin<L, R, K, W extends Window> {
   constructor(private readonly windowed: WindowedStream<K, TaggedRecord<L, R>, W>) {}
 

@@ -32,6 +32,10 @@ export class WindowedStream<K, T, W extends Window> {
     }
   }
 
+  /**
+   * Replaces the assigner's default trigger. Throws ConfigurationError when the windows merge (sessions) and
+   * the trigger cannot merge.
+   */
   trigger(trigger: Trigger<T, W>): this {
     checkObject(trigger, 'trigger', 'onElement');
     if (this.assigner.isMerging && !trigger.canMerge()) {
@@ -41,6 +45,10 @@ export class WindowedStream<K, T, W extends Window> {
     return this;
   }
 
+  /**
+   * Removes elements before and/or after the window function runs. The window then keeps all its elements, so
+   * reduce and aggregate run at firing time instead of incrementally.
+   */
   evictor(evictor: Evictor<T, W>): this {
     checkObject(evictor, 'evictor', 'evictBefore');
     this.windowEvictor = evictor;
@@ -67,6 +75,7 @@ export class WindowedStream<K, T, W extends Window> {
 
   /** Incremental reduce: one value per window; with `process`, that value is passed to it on firing. */
   reduce(reduceFunction: (a: T, b: T) => T): SingleOutputStream<T>;
+  /** Incremental reduce whose single value is passed to `process` (with the key and window) on firing. */
   reduce<OUT>(reduceFunction: (a: T, b: T) => T, process: ProcessWindowFunction<T, OUT, K, W>): SingleOutputStream<OUT>;
   reduce<OUT>(reduceFunction: (a: T, b: T) => T, process?: ProcessWindowFunction<T, OUT, K, W>): SingleOutputStream<OUT | T> {
     checkFunction(reduceFunction, 'reduce');
@@ -80,6 +89,7 @@ export class WindowedStream<K, T, W extends Window> {
 
   /** Incremental aggregation; with `process`, the aggregate's result is passed to it on firing. */
   aggregate<ACC, R>(aggregate: AggregateFunction<T, ACC, R>): SingleOutputStream<R>;
+  /** Incremental aggregation whose result is passed to `process` on firing. */
   aggregate<ACC, R, OUT>(aggregate: AggregateFunction<T, ACC, R>, process: ProcessWindowFunction<R, OUT, K, W>): SingleOutputStream<OUT>;
   aggregate<ACC, R, OUT>(
     aggregate: AggregateFunction<T, ACC, R>,

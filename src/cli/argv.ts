@@ -11,6 +11,11 @@ export interface ParsedArgv {
   readonly options: ReadonlyMap<string, string | true>;
 }
 
+/**
+ * Parses a command line (without `node` and the script). `-h` means `--help`; everything after `--` is
+ * positional. Throws ConfigurationError for a single-dash flag, an invalid option name or an option given
+ * twice.
+ */
 export function parseArgv(argv: readonly string[]): ParsedArgv {
   const positionals: string[] = [];
   const options = new Map<string, string | true>();
@@ -49,10 +54,12 @@ export function parseArgv(argv: readonly string[]): ParsedArgv {
   return { positionals, options };
 }
 
+/** `max-parallelism` ▶ `maxParallelism`: option names to job-argument keys. */
 export function kebabToCamel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
+/** `maxParallelism` ▶ `max-parallelism`: job-argument keys to option names, for help and errors. */
 export function camelToKebab(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }

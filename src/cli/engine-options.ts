@@ -15,6 +15,7 @@ export interface EngineOptionSpec {
   readonly defaultText: string;
 }
 
+/** The engine options `eddy run` accepts, in the order help lists them. */
 export const ENGINE_OPTIONS: readonly EngineOptionSpec[] = [
   { name: 'parallelism', description: 'default parallelism of every operator', defaultText: 'number of cores' },
   { name: 'max-parallelism', description: 'number of key groups: the upper bound for rescaling', defaultText: String(DEFAULT_MAX_PARALLELISM) },
@@ -39,8 +40,16 @@ export const RESERVED_ENGINE_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['state-memory', 'the RocksDB state backend'],
 ]);
 
+/**
+ * What to do with a record a source cannot read: fail the job, skip it (counted), or append it to a
+ * dead-letter file.
+ */
 export type BadRecordPolicy = 'fail' | 'skip' | { readonly deadLetterPath: string };
 
+/**
+ * Engine options parsed and validated, with defaults applied. Durations in ms; `workers: 0` runs everything
+ * in the main thread.
+ */
 export interface EngineOptions {
   readonly parallelism: number;
   readonly maxParallelism: number;

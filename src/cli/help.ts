@@ -3,6 +3,7 @@ import type { JobDefinition } from '../api/job.ts';
 import { camelToKebab } from './argv.ts';
 import { ENGINE_OPTIONS } from './engine-options.ts';
 
+/** What `eddy`, `eddy help` and `eddy --help` print. */
 export const USAGE = `eddy — a stateful stream processor for TypeScript
 
 Usage:
@@ -15,6 +16,7 @@ Usage:
 Durations are written 500ms, 10s, 5m, 1h (or plain milliseconds).
 `;
 
+/** What `eddy run --help` prints without a job: the usage line and the engine options. */
 export const RUN_USAGE = `Usage: eddy run <job> [engine options] [job options]
 
 Engine options:

@@ -7,6 +7,7 @@ import type { JobDefinition } from '../api/job.ts';
 /** The folder of Eddy's bundled jobs (`eddy run wordcount` ▶ `jobs/wordcount.ts`). */
 export const BUNDLED_JOBS_DIR = fileURLToPath(new URL('../../jobs/', import.meta.url));
 
+/** A job module, imported, with the export its definition came from (what workers import again). */
 export interface LoadedJob {
   readonly definition: JobDefinition;
   readonly modulePath: string;

@@ -32,6 +32,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   }
 }
 
+/** Where the CLI writes: the process's stdout and stderr by default, buffers in tests. */
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;

@@ -37,10 +37,15 @@ export function formatSummary(result: JobResult): string {
   return `job '${result.jobName}' finished in ${formatDuration(result.durationMs)}\n${table.join('\n')}\n`;
 }
 
+/** A count with thousands separators (`1,234,567`), independent of the machine's locale. */
 export function formatCount(value: number): string {
   return value.toLocaleString('en-US');
 }
 
+/**
+ * A watermark for people: an ISO-8601 UTC instant, `none yet` before the first one, `end of input` at the max
+ * watermark.
+ */
 export function formatWatermark(watermarkMs: number): string {
   if (watermarkMs <= MIN_WATERMARK) return 'none yet';
   if (watermarkMs >= MAX_WATERMARK) return 'end of input';

@@ -10,6 +10,7 @@
  * declares the subtask idle when it has no split.
  */
 
+/** A bounded source ends (files, a generator with a count); an unbounded one runs until cancelled. */
 export type Boundedness = 'bounded' | 'unbounded';
 
 /** A split: plain data with a stable id, including the position to resume from. */
@@ -17,6 +18,10 @@ export interface SourceSplit {
   readonly splitId: string;
 }
 
+/**
+ * A source: plain configuration shared by the graph. It creates one enumerator per job and one reader per
+ * source subtask.
+ */
 export interface Source<T, Split extends SourceSplit = SourceSplit> {
   readonly boundedness: Boundedness;
   /**
@@ -33,11 +38,18 @@ export interface Source<T, Split extends SourceSplit = SourceSplit> {
   describe(): string;
 }
 
+/**
+ * The enumerator's part of a checkpoint: splits not yet assigned, plus any source-specific state (plain
+ * data).
+ */
 export interface EnumeratorCheckpoint<Split> {
   readonly unassigned: readonly Split[];
   readonly state?: unknown;
 }
 
+/**
+ * What the runtime gives an enumerator: the source's parallelism and the means to assign splits to subtasks.
+ */
 export interface SplitEnumeratorContext<Split> {
   readonly parallelism: number;
   assignSplits(subtask: number, splits: readonly Split[]): void;
@@ -45,6 +57,7 @@ export interface SplitEnumeratorContext<Split> {
   signalNoMoreSplits(subtask: number): void;
 }
 
+/** Discovers splits and assigns them to reader subtasks. Runs on the job manager. */
 export interface SplitEnumerator<Split> {
   /** Discovers the initial splits and assigns them (or waits for requests). */
   start(): Promise<void>;
@@ -58,6 +71,7 @@ export interface SplitEnumerator<Split> {
   close(): Promise<void>;
 }
 
+/** What the runtime gives a reader: which subtask it is and a channel to its enumerator. */
 export interface SourceReaderContext {
   readonly subtask: number;
   readonly parallelism: number;
@@ -66,6 +80,7 @@ export interface SourceReaderContext {
   sendSplitRequest(): void;
 }
 
+/** What {@link SourceReader.pollNext} returns: call again now, wait for `isAvailable`, or stop. */
 export type InputStatus = 'more-available' | 'nothing-available' | 'end-of-input';
 
 /** What a reader emits into. Synchronous. */
@@ -85,6 +100,10 @@ export interface ReaderOutput<T> {
   finishSplit(splitId: string): void;
 }
 
+/**
+ * Reads the splits assigned to one source subtask. Called only from its task, one call at a time; `pollNext`
+ * is synchronous and never blocks.
+ */
 export interface SourceReader<T, Split extends SourceSplit> {
   start(): Promise<void>;
   addSplits(splits: readonly Split[]): void;

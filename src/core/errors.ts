@@ -5,6 +5,7 @@
  */
 export type ErrorDomain = 'user' | 'external' | 'internal';
 
+/** How an {@link EddyError} is classified. Defaults: domain `internal`, not retriable, no operator. */
 export interface EddyErrorOptions {
   readonly domain?: ErrorDomain;
   readonly isRetriable?: boolean;
@@ -13,6 +14,10 @@ export interface EddyErrorOptions {
   readonly subtask?: number;
 }
 
+/**
+ * The base of every error Eddy throws on purpose; anything else reaching the runtime is treated as a
+ * user-code failure.
+ */
 export class EddyError extends Error {
   readonly domain: ErrorDomain;
   readonly isRetriable: boolean;
@@ -71,6 +76,7 @@ export class UserFunctionError extends EddyError {
   }
 }
 
+/** An error's message, or `String(error)` for a thrown non-Error. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);

@@ -251,6 +251,7 @@ export function encodeKey(key: unknown): Uint8Array {
  */
 export type KeyId = string | number | boolean | bigint | null;
 
+/** The {@link KeyId} of a key. Primitives are O(1); composite keys cost one canonical encoding. */
 export function keyIdOf(key: unknown): KeyId {
   switch (typeof key) {
     case 'string':

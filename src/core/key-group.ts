@@ -9,6 +9,7 @@ import { KEY_GROUP_HASH_SEED, murmur3x86_32 } from './murmur3.ts';
  * timers and snapshots are organized by key group, a job can be restored at any parallelism ≤ M.
  */
 export const DEFAULT_MAX_PARALLELISM = 128;
+/** The largest allowed maxParallelism (number of key groups), as in Flink. */
 export const UPPER_BOUND_MAX_PARALLELISM = 32_768;
 
 /** A contiguous, inclusive-exclusive range of key groups `[start, end)`. */
@@ -73,6 +74,10 @@ export function computeOperatorIndexForKeyGroup(maxParallelism: number, parallel
   return Math.floor((keyGroup * parallelism) / maxParallelism);
 }
 
+/**
+ * Throws ConfigurationError unless `maxParallelism` is a whole number in [1, 32768] and `parallelism` one in
+ * [1, maxParallelism].
+ */
 export function checkParallelism(maxParallelism: number, parallelism: number): void {
   if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > UPPER_BOUND_MAX_PARALLELISM) {
     throw new ConfigurationError(

@@ -17,6 +17,7 @@ export interface Clock {
   now(): number;
 }
 
+/** The wall clock (`Date.now()`), used outside tests. */
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** A clock that only moves when told to; for tests and the synchronous test driver. */

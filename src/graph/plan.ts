@@ -27,6 +27,10 @@ export interface VertexInput {
   readonly sideOutputTagId: string | undefined;
 }
 
+/**
+ * A chain of nodes that runs as `parallelism` subtasks (Flink's JobVertex); records inside it move by direct
+ * calls.
+ */
 export interface JobVertex {
   /** The id of the head node. */
   readonly id: number;
@@ -48,6 +52,7 @@ export interface PlannedNode {
   readonly maxParallelism: number;
 }
 
+/** The result of {@link planJob}: the graph with resolved parallelism, chained into vertices. Plain data. */
 export interface ExecutionPlan {
   readonly graph: StreamGraph;
   /** Vertices in topological order (every input's vertex comes first). */
@@ -60,10 +65,15 @@ export interface ExecutionPlan {
   readonly networkEdgesBySource: ReadonlyMap<number, readonly StreamEdge[]>;
 }
 
+/** `'name' (kind #id)`: how errors and plans name a node. */
 export function describeNode(node: StreamNode): string {
   return `'${node.name}' (${node.kind} #${node.id})`;
 }
 
+/**
+ * Validates the graph and chains it into vertices; pure, O(nodes + edges). Throws ConfigurationError naming
+ * the node and the fix for missing or duplicate uids, bad parallelism, invalid edges or a cycle.
+ */
 export function planJob(graph: StreamGraph): ExecutionPlan {
   checkParallelism(graph.maxParallelism, graph.defaultParallelism);
   const nodeById = new Map<number, StreamNode>();

@@ -28,15 +28,25 @@ export type Partitioning =
       readonly partitioner: (key: unknown, numPartitions: number) => number;
     };
 
+/** The `kind` of a {@link Partitioning}. */
 export type PartitioningKind = Partitioning['kind'];
 
+/**
+ * Whether a node may be chained: `always` to its input and its output, `head` only to its output (it starts a
+ * chain), `never` to neither.
+ */
 export type ChainingStrategy = 'always' | 'head' | 'never';
 
+/** A source node's source and the strategy that assigns its timestamps and watermarks. */
 export interface SourceSpec {
   readonly source: Source<unknown, SourceSplit>;
   readonly watermarkStrategy: WatermarkStrategy<unknown>;
 }
 
+/**
+ * One operator of the graph. Mutable only while the API builds it: the fluent calls set `uid`, `name`
+ * and `parallelism`.
+ */
 export interface StreamNode {
   readonly id: number;
   /** Stable identity across code changes; what state is mapped by. */
@@ -60,6 +70,7 @@ export interface StreamNode {
   readonly isSink: boolean;
 }
 
+/** How records flow from one node to one input of another. */
 export interface StreamEdge {
   readonly sourceId: number;
   readonly targetId: number;
@@ -70,6 +81,10 @@ export interface StreamEdge {
   readonly sideOutputTagId: string | undefined;
 }
 
+/**
+ * The whole job as plain data: nodes and edges, plus the defaults that nodes without their own parallelism
+ * take.
+ */
 export interface StreamGraph {
   readonly jobName: string;
   readonly defaultParallelism: number;

@@ -25,6 +25,10 @@ export function runtimeContextOf(context: OperatorContext<unknown>): RuntimeCont
   };
 }
 
+/**
+ * The {@link KeyedRuntimeContext} of a keyed operator: state handles come from `backend` and follow its
+ * current key.
+ */
 export function keyedRuntimeContextOf(context: OperatorContext<unknown>, backend: KeyedStateBackend): KeyedRuntimeContext {
   return {
     ...runtimeContextOf(context),

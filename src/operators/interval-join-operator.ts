@@ -8,6 +8,10 @@ import type { InternalTimerService, Triggerable } from '../time/timer-service.ts
 import { instantiateFunction, runtimeContextOf, TimestampedCollector, UserFunctionContext } from './function-contexts.ts';
 import { OperatorBase } from './operator-base.ts';
 
+/**
+ * Configuration of an {@link IntervalJoinOperator}, built by `IntervalJoined.process`; bounds in ms relative
+ * to the left record's timestamp.
+ */
 export interface IntervalJoinOptions<L, R> {
   readonly leftKeySelector: KeySelector<L, unknown>;
   readonly rightKeySelector: KeySelector<R, unknown>;

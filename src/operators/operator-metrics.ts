@@ -32,6 +32,7 @@ export class OperatorMetrics {
   }
 }
 
+/** A plain copy of one subtask's counters and watermark, for reports and cross-thread messages. */
 export interface OperatorMetricsSnapshot {
   readonly recordsIn: number;
   readonly recordsOut: number;

@@ -5,6 +5,10 @@ import type { OperatorMetrics } from '../operators/operator-metrics.ts';
 /** What to do with a record a source cannot read: fail the job (default), skip it, or dead-letter it. */
 export type BadRecordPolicy = 'fail' | 'skip' | { readonly deadLetterPath: string };
 
+/**
+ * Checks a policy from untrusted configuration; undefined means `fail`. Throws ConfigurationError for
+ * anything else that is not `fail`, `skip` or `{ deadLetterPath }` with a non-empty path.
+ */
 export function validateBadRecordPolicy(policy: unknown): BadRecordPolicy {
   if (policy === undefined) return 'fail';
   if (policy === 'fail' || policy === 'skip') return policy;

@@ -16,6 +16,10 @@ import { RecordBatch } from './stream-element.ts';
  */
 const HEADER_BYTES = 8;
 
+/**
+ * Serializes and deserializes record batches for channels that cross threads (layout above). Each peer link
+ * owns one.
+ */
 export class BatchSerializer {
   private readonly packr = new Packr({ useRecords: true, moreTypes: true, useBigIntExtension: true });
 

@@ -24,6 +24,7 @@ export interface EdgeChannels {
   readonly byProducer: readonly (readonly ChannelSpec[])[];
 }
 
+/** All channels of a job, and how each edge and each consumer subtask's inputs map onto them. */
 export interface ChannelTopology {
   readonly channels: readonly ChannelSpec[];
   /** Network edges by the node that writes them. */
@@ -32,6 +33,7 @@ export interface ChannelTopology {
   readonly inputsOf: ReadonlyMap<number, readonly (readonly (readonly ChannelSpec[])[])[]>;
 }
 
+/** Numbers every channel of `plan`; deterministic, so every thread computes the same ids. O(channels). */
 export function buildChannelTopology(plan: ExecutionPlan): ChannelTopology {
   const channels: ChannelSpec[] = [];
   const edgesFromNode = new Map<number, EdgeChannels[]>();

@@ -24,6 +24,7 @@ export interface WorkerInit {
   readonly peers: ReadonlyArray<{ readonly workerIndex: number; readonly port: MessagePort }>;
 }
 
+/** Runtime settings every worker applies to its tasks; sizes in records and bytes, times in ms. */
 export interface WorkerSettings {
   readonly batchSize: number;
   readonly maxBatchBytes: number;
@@ -33,12 +34,14 @@ export interface WorkerSettings {
   readonly metricsIntervalMs: number;
 }
 
+/** Messages from the job manager to a worker. */
 export type ToWorker =
   | WorkerInit
   | { readonly kind: 'start' }
   | { readonly kind: 'split-mail'; readonly vertexId: number; readonly subtask: number; readonly mail: SplitMail }
   | { readonly kind: 'cancel' };
 
+/** Messages from a worker to the job manager. */
 export type FromWorker =
   | { readonly kind: 'ready' }
   | { readonly kind: 'register-reader'; readonly vertexId: number; readonly subtask: number }

@@ -15,6 +15,7 @@ export interface SerializedError {
   readonly causeMessage: string | undefined;
 }
 
+/** Turns any thrown value into plain data; non-Eddy errors become domain `internal`, not retriable. */
 export function serializeError(error: unknown): SerializedError {
   const eddy = error instanceof EddyError ? error : undefined;
   const cause = error instanceof Error ? error.cause : undefined;

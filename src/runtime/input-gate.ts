@@ -24,6 +24,7 @@ interface GateChannel {
  */
 export type BarrierAlignment = { readonly kind: 'waiting-for-first-barrier' };
 
+/** What one {@link InputGate} step did: handled a message, found none ready, or saw every input end. */
 export type GateStep = 'processed' | 'nothing-available' | 'all-ended';
 
 /**

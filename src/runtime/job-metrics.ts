@@ -9,6 +9,7 @@ export interface JobResult {
   readonly operators: ReadonlyArray<OperatorResult>;
 }
 
+/** One operator's totals at the end of a run. */
 export interface OperatorResult {
   readonly uid: string;
   readonly name: string;

@@ -18,6 +18,7 @@ import { SplitCoordinator } from './split-coordinator.ts';
 import { loadKeyedStateBackendFactory } from './state-backend-factory.ts';
 import { TaskManager } from './task-manager.ts';
 
+/** How {@link executeJob} runs a job on this machine. */
 export interface ExecutionOptions {
   /** Worker threads; default `os.availableParallelism()`. 0 runs every task in the calling thread. */
   readonly workers?: number;

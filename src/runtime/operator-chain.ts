@@ -33,6 +33,10 @@ export function attributeError(error: unknown, uid: string, subtask: number): Ed
   return new UserFunctionError(uid, subtask, error);
 }
 
+/**
+ * The output of one chained operator: calls its chained successors, then writes to its network edges; side
+ * outputs go to `sideWriters` by tag id. Picks a specialized class for the common shapes.
+ */
 export function createChainOutput(
   successors: readonly ChainedSuccessor[],
   writers: readonly RecordWriter[],

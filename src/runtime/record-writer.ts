@@ -3,6 +3,10 @@ import type { OutputChannel } from './output-channel.ts';
 import type { Partitioner } from './partitioner.ts';
 import { RecordBatch, type ChannelEvent } from './stream-element.ts';
 
+/**
+ * Bounds on one batch: at most `batchSize` records and, for remote channels, about `maxBatchBytes`
+ * serialized.
+ */
 export interface BatchLimits {
   /** Most records per batch. */
   readonly batchSize: number;
@@ -10,7 +14,9 @@ export interface BatchLimits {
   readonly maxBatchBytes: number;
 }
 
+/** Records per batch unless configured. */
 export const DEFAULT_BATCH_SIZE = 1_000;
+/** Target serialized bytes per batch unless configured (64 KiB). */
 export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
 
 /**

@@ -1,6 +1,7 @@
 import { EddyError, describeError } from '../core/errors.ts';
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../state/keyed-state-backend.ts';
 
+/** Creates the keyed state backend of one operator subtask. */
 export type KeyedStateBackendFactory = (options: KeyedStateBackendOptions) => KeyedStateBackend;
 
 /**

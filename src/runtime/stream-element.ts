@@ -17,6 +17,7 @@ export class RecordBatch {
   ) {}
 }
 
+/** In-band control events of a channel; they travel in order with the record batches. */
 export type ChannelEvent =
   | { readonly kind: 'watermark'; readonly watermarkMs: number }
   | { readonly kind: 'watermark-status'; readonly isIdle: boolean }
@@ -28,9 +29,12 @@ export type ChannelEvent =
 /** A batch or an event; tell them apart with `instanceof RecordBatch` (no wrapper object per batch). */
 export type ChannelMessage = RecordBatch | ChannelEvent;
 
+/** The last event of every channel. Shared: never mutate. */
 export const END_OF_INPUT: ChannelEvent = { kind: 'end-of-input' };
 
+/** The channel's producer has data again: it holds back the watermark. */
 export const ACTIVE_STATUS: ChannelEvent = { kind: 'watermark-status', isIdle: false };
+/** The channel's producer is idle: its watermark is ignored until it becomes active. */
 export const IDLE_STATUS: ChannelEvent = { kind: 'watermark-status', isIdle: true };
 
 /** True for the events that tell a consumer whether this channel is active: a status or the end of input. */

@@ -22,6 +22,9 @@ export interface ChainMember {
   readonly input: number;
 }
 
+/**
+ * A task's operators and channels, built by the task manager: a source task has `source`, any other a `gate`.
+ */
 export interface TaskWiring {
   readonly chain: readonly ChainMember[];
   /** Set for source tasks (the head is the source operator). */
@@ -38,6 +41,7 @@ export type SplitMail =
   | { readonly kind: 'no-more-splits' }
   | { readonly kind: 'assignment-round-done' };
 
+/** Callbacks from a task to its task manager. */
 export interface TaskEvents {
   /** Puts the task on its thread's run queue. */
   readonly wake: (task: Task) => void;

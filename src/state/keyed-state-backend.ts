@@ -30,8 +30,10 @@ export interface NamespaceCodec<N> {
 
 /** The namespace of state that is not scoped to a window. */
 export const VOID_NAMESPACE = 0 as const;
+/** The type of {@link VOID_NAMESPACE}. */
 export type VoidNamespace = typeof VOID_NAMESPACE;
 
+/** Codec for state without a namespace: every entry maps to the single id 0. */
 export const voidNamespaceCodec: NamespaceCodec<VoidNamespace> = {
   idOf: () => 0,
   toPlain: () => 0,
@@ -91,6 +93,10 @@ export type StateEntrySnapshot = readonly [key: unknown, namespace: unknown, val
 /** One timer in a snapshot: [timestamp, key, namespace (plain)]. */
 export type TimerSnapshot = readonly [timestamp: number, key: unknown, namespace: unknown];
 
+/**
+ * One state's entries within one key group. `version` is the descriptor's schema version at snapshot time,
+ * checked on restore.
+ */
 export interface StateSnapshot {
   readonly name: string;
   readonly kind: StateDescriptor['kind'];
@@ -98,11 +104,13 @@ export interface StateSnapshot {
   readonly entries: readonly StateEntrySnapshot[];
 }
 
+/** One timer queue's timers within one key group. */
 export interface TimerQueueSnapshot {
   readonly name: string;
   readonly timers: readonly TimerSnapshot[];
 }
 
+/** Everything stored for one key group: the unit that moves between subtasks on rescale. */
 export interface KeyGroupSnapshot {
   readonly keyGroup: number;
   readonly states: readonly StateSnapshot[];
@@ -119,6 +127,7 @@ export interface KeyedStateSnapshot {
   readonly keyGroups: readonly KeyGroupSnapshot[];
 }
 
+/** What a backend needs to be created: the subtask it serves and the key groups it owns. */
 export interface KeyedStateBackendOptions {
   readonly operatorUid: string;
   readonly subtask: number;
@@ -130,6 +139,10 @@ export interface KeyedStateBackendOptions {
   readonly currentWatermark: () => number;
 }
 
+/**
+ * One operator subtask's keyed state and timers; see the contract at the top of this file. Not thread-safe:
+ * used only from its task's mailbox thread.
+ */
 export interface KeyedStateBackend {
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;

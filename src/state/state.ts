@@ -9,12 +9,14 @@ export interface State {
   clear(): void;
 }
 
+/** One value per key (and namespace). */
 export interface ValueState<T> extends State {
   /** The value, or the descriptor's default (undefined if none) when unset or expired. */
   value(): T | undefined;
   update(value: T): void;
 }
 
+/** An ordered list per key. `add` is cheap; `get` copies the whole list, O(n). */
 export interface ListState<T> extends State {
   /** A copy of the elements in insertion order; empty when unset. */
   get(): T[];
@@ -24,6 +26,7 @@ export interface ListState<T> extends State {
   update(values: readonly T[]): void;
 }
 
+/** A map per key. User keys are compared by canonical encoding (like stream keys), not identity. */
 export interface MapState<K, V> extends State {
   get(key: K): V | undefined;
   put(key: K, value: V): void;
@@ -43,6 +46,10 @@ export interface ReducingState<T> extends State {
   add(value: T): void;
 }
 
+/**
+ * Inputs are folded into an accumulator as they are added; `get` returns the result of the accumulator
+ * (undefined when empty).
+ */
 export interface AggregatingState<IN, OUT> extends State {
   get(): OUT | undefined;
   add(value: IN): void;

@@ -3,6 +3,7 @@ import type { Clock } from '../core/time.ts';
 import type { KeyedStateBackend, NamespaceCodec, TimerQueue } from '../state/keyed-state-backend.ts';
 import type { InternalTimerService, Triggerable } from './timer-service.ts';
 
+/** What a {@link KeyedTimerService} needs: where its timers are stored and whom to call when they fire. */
 export interface KeyedTimerServiceOptions<N> {
   /** Names the two timer queues in the backend (and so in snapshots): `${name}/event-time`, `${name}/processing-time`. */
   readonly name: string;

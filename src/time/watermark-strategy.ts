@@ -19,6 +19,10 @@ export interface WatermarkOutput {
   markActive(): void;
 }
 
+/**
+ * Derives watermarks from the records of one split. One instance per split; called only from the source's
+ * task.
+ */
 export interface WatermarkGenerator<T> {
   onEvent(event: T, timestampMs: number, output: WatermarkOutput): void;
   onPeriodicEmit(output: WatermarkOutput): void;
@@ -27,6 +31,7 @@ export interface WatermarkGenerator<T> {
 /** Extracts a record's event time. `sourceTimestampMs` is what the source carries (Kafka), or NaN. */
 export type TimestampAssigner<T> = (event: T, sourceTimestampMs: number) => number;
 
+/** What a watermark generator is created with. */
 export interface WatermarkGeneratorContext {
   readonly clock: Clock;
 }
@@ -35,6 +40,10 @@ type GeneratorFactory<T> = (context: WatermarkGeneratorContext) => WatermarkGene
 
 const useSourceTimestamp: TimestampAssigner<unknown> = (_event, sourceTimestampMs) => sourceTimestampMs;
 
+/**
+ * Immutable: every `with…` method returns a new strategy. Build one with the static factories; see the
+ * overview above.
+ */
 export class WatermarkStrategy<T> {
   private constructor(
     private readonly generatorFactory: GeneratorFactory<T>,

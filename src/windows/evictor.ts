@@ -6,6 +6,7 @@ export interface TimestampedValue<T> {
   readonly timestampMs: number;
 }
 
+/** What an evictor may read: the clocks, in epoch ms. */
 export interface EvictorContext {
   currentProcessingTime(): number;
   currentWatermark(): number;

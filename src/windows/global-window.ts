@@ -18,6 +18,9 @@ export class GlobalWindow implements Window {
   }
 }
 
+/**
+ * Namespace codec for the single {@link GlobalWindow}; rejects anything else in a snapshot with an EddyError.
+ */
 export const globalWindowCodec: NamespaceCodec<GlobalWindow> = {
   idOf: () => 'global',
   toPlain: () => 'global',

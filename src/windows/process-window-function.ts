@@ -60,7 +60,9 @@ export type WindowFunctionSpec<IN, OUT, K, W extends Window> =
     }
   | { readonly kind: 'process'; readonly process: ProcessWindowFunction<IN, OUT, K, W> };
 
+/** Incremental reduce: the window keeps one value, combined as elements arrive, and emits it on firing. */
 export function reduceWindow<IN, K = unknown, W extends Window = Window>(reduce: (a: IN, b: IN) => IN): WindowFunctionSpec<IN, IN, K, W>;
+/** Incremental reduce whose single result is passed to `process` on firing (with the window and key). */
 export function reduceWindow<IN, OUT, K, W extends Window>(
   reduce: (a: IN, b: IN) => IN,
   process: ProcessWindowFunction<IN, OUT, K, W>,
@@ -72,9 +74,14 @@ export function reduceWindow<IN, OUT, K, W extends Window>(
   return { kind: 'reduce', reduce, process };
 }
 
+/**
+ * Incremental aggregation: the window keeps one accumulator and emits `getResult` on firing. Merging windows
+ * (sessions) need `aggregate.merge`.
+ */
 export function aggregateWindow<IN, ACC, R, K = unknown, W extends Window = Window>(
   aggregate: AggregateFunction<IN, ACC, R>,
 ): WindowFunctionSpec<IN, R, K, W>;
+/** Incremental aggregation whose result is passed to `process` on firing. */
 export function aggregateWindow<IN, ACC, R, OUT, K, W extends Window>(
   aggregate: AggregateFunction<IN, ACC, R>,
   process: ProcessWindowFunction<R, OUT, K, W>,
@@ -90,6 +97,10 @@ export function aggregateWindow<IN, ACC, R, OUT, K, W extends Window>(
   };
 }
 
+/**
+ * Buffers every element of the window (list state, O(elements) memory) and passes them all to `process` on
+ * firing.
+ */
 export function processWindow<IN, OUT, K, W extends Window>(
   process: ProcessWindowFunction<IN, OUT, K, W>,
 ): WindowFunctionSpec<IN, OUT, K, W> {

@@ -15,10 +15,12 @@ import type { Window } from './window.ts';
  */
 export type TriggerResult = 'continue' | 'fire' | 'purge' | 'fire-and-purge';
 
+/** Whether the window function runs for this result (`fire` or `fire-and-purge`). */
 export function isFire(result: TriggerResult): boolean {
   return result === 'fire' || result === 'fire-and-purge';
 }
 
+/** Whether the window's contents are cleared for this result (`purge` or `fire-and-purge`). */
 export function isPurge(result: TriggerResult): boolean {
   return result === 'purge' || result === 'fire-and-purge';
 }

@@ -6,15 +6,18 @@ import { formatDuration, parseDuration } from '../core/duration.ts';
  * milliseconds or as duration strings (`'5s'`); the messages name the rule, the value and the fix.
  */
 
+/** Returns `ms`, or throws ConfigurationError naming `what` when it is ≤ 0. */
 export function checkPositiveDuration(ms: number, what: string): number {
   if (ms <= 0) throw new ConfigurationError(`${what} must be > 0, got ${formatDuration(ms)}`);
   return ms;
 }
 
+/** A window size in ms (whole ms or a duration string); throws ConfigurationError unless > 0. */
 export function windowSizeMs(size: number | string): number {
   return checkPositiveDuration(parseDuration(size, 'window size'), 'window size');
 }
 
+/** A window slide in ms; throws ConfigurationError unless 0 < slide ≤ `sizeMs`. */
 export function slideMs(slide: number | string, sizeMs: number): number {
   const ms = parseDuration(slide, 'window slide');
   if (ms <= 0 || ms > sizeMs) {
@@ -37,6 +40,7 @@ export function offsetMs(offset: number | string | undefined, periodMs: number, 
   return ms;
 }
 
+/** A session gap in ms; throws ConfigurationError unless > 0. */
 export function sessionGapMs(gap: number | string): number {
   return checkPositiveDuration(parseDuration(gap, 'session gap'), 'session gap');
 }

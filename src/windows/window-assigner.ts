@@ -36,4 +36,5 @@ export interface MergingWindowAssigner<T, W extends Window> extends WindowAssign
   mergeWindows(windows: readonly W[], callback: MergeCallback<W>): void;
 }
 
+/** Assigns elements to windows; `isMerging` tells which kind. */
 export type WindowAssigner<T, W extends Window> = NonMergingWindowAssigner<T, W> | MergingWindowAssigner<T, W>;

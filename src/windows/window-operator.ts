@@ -24,6 +24,7 @@ import type { MergingWindowAssigner, WindowAssigner, WindowAssignerContext } fro
 import { WindowProcessContext } from './window-process-context.ts';
 import { WindowTriggerContext } from './window-trigger-context.ts';
 
+/** Configuration of a {@link WindowOperator}, resolved by `WindowedStream` from the user's calls. */
 export interface WindowOperatorOptions<IN, OUT, K, W extends Window> {
   readonly keySelector: (value: IN) => K;
   readonly assigner: WindowAssigner<IN, W>;
