@@ -2,12 +2,21 @@ import { EddyError, assertNever } from '../core/errors.ts';
 import type { StreamOperator } from '../operators/operator.ts';
 import { WatermarkValve } from '../time/watermark-valve.ts';
 import { attributeError } from './operator-chain.ts';
+import {
+  createBarrierHandler,
+  type BarrierAlignment,
+  type BarrierHandler,
+  type BarrierHandlingMode,
+  type BarrierReport,
+} from './barrier-handler.ts';
 import type { InputChannel } from './input-channel.ts';
 import { RecordBatch, type ChannelEvent } from './stream-element.ts';
 
 /** One channel of the gate with its place: logical input and index among that input's channels. */
 interface GateChannel {
   readonly channel: InputChannel;
+  /** Index over all channels of the gate (the barrier handler's channel number). */
+  readonly index: number;
   readonly input: number;
   readonly indexInInput: number;
   /** True once end-of-input arrived. */
@@ -16,13 +25,13 @@ interface GateChannel {
   hasAnnounced: boolean;
 }
 
-/**
- * Barrier handling as a state machine (Flink's `WaitingForFirstBarrier` ▶ `CollectingBarriers`).
- * Only the first state exists yet: checkpoints come with the next issue, and a barrier before then
- * is an internal error. Alignment will block channels via {@link GateChannel} flags that
- * {@link InputGate.processNext} already skips.
- */
-export type BarrierAlignment = { readonly kind: 'waiting-for-first-barrier' };
+export type { BarrierAlignment } from './barrier-handler.ts';
+
+/** Options of an {@link InputGate}. */
+export interface InputGateOptions {
+  /** How checkpoint barriers are handled; default `exactly-once` (align). */
+  readonly checkpointingMode?: BarrierHandlingMode;
+}
 
 /** What one {@link InputGate} step did: handled a message, found none ready, or saw every input end. */
 export type GateStep = 'processed' | 'nothing-available' | 'all-ended';
@@ -32,6 +41,12 @@ export type GateStep = 'processed' | 'nothing-available' | 'all-ended';
  * per step, so no channel starves), feeds batches to the head operator synchronously, and runs
  * watermarks and idleness through one {@link WatermarkValve} per logical input. When the last channel
  * of an input ends, the valve emits MAX_WATERMARK and the head gets `endInput(input)`.
+ *
+ * Checkpoint barriers go to one {@link BarrierHandler} over all channels (barrier-handler.ts): in
+ * exactly-once mode a channel that delivered barrier n is not read (its later records and events stay
+ * queued) until n is aligned. The task learns of an aligned checkpoint through
+ * {@link onBarrierAligned} (snapshot, then forward the barrier) and of one given up through
+ * {@link onCheckpointAborted} (decline it); both fire synchronously inside {@link processNext}.
  */
 export class InputGate {
   private readonly channels: GateChannel[] = [];
@@ -41,13 +56,16 @@ export class InputGate {
   private unannouncedChannels = 0;
   private nextChannel = 0;
   private onAllAnnounced: (isIdle: boolean) => void = () => {};
-  alignment: BarrierAlignment = { kind: 'waiting-for-first-barrier' };
+  private barriers: BarrierHandler;
+  private onAligned: (checkpointId: number) => void = () => {};
+  private onAborted: (checkpointId: number, reason: string) => void = () => {};
 
   constructor(
     channelsByInput: readonly (readonly InputChannel[])[],
     private readonly head: StreamOperator<unknown>,
     private readonly headUid: string,
     private readonly subtask: number,
+    options: InputGateOptions = {},
   ) {
     this.openChannelsPerInput = channelsByInput.map((list) => list.length);
     this.openChannels = 0;
@@ -57,7 +75,7 @@ export class InputGate {
         throw new EddyError(`input ${input} of operator '${headUid}' has no channel`, { operatorUid: headUid, subtask });
       }
       list.forEach((channel, indexInInput) => {
-        this.channels.push({ channel, input, indexInInput, hasEnded: false, hasAnnounced: false });
+        this.channels.push({ channel, index: this.channels.length, input, indexInInput, hasEnded: false, hasAnnounced: false });
         this.openChannels++;
       });
       this.valves.push(
@@ -67,11 +85,62 @@ export class InputGate {
         }),
       );
     });
+    this.barriers = createBarrierHandler(options.checkpointingMode ?? 'exactly-once', this.channels.length);
+  }
+
+  /** Where barrier handling stands (waiting, or collecting barriers of one checkpoint). */
+  get alignment(): BarrierAlignment {
+    return this.barriers.state;
+  }
+
+  get checkpointingMode(): BarrierHandlingMode {
+    return this.barriers.mode;
+  }
+
+  /**
+   * Switches between aligning and only counting barriers. Only before the first barrier: a handler
+   * in the middle of a checkpoint cannot change its mind about what it has blocked.
+   */
+  setCheckpointingMode(mode: BarrierHandlingMode): void {
+    if (mode === this.barriers.mode) return;
+    const state = this.barriers.state;
+    const hasStarted = state.kind !== 'waiting-for-first-barrier' || state.lastCheckpointId !== 0;
+    if (hasStarted || this.openChannels < this.channels.length) {
+      throw new EddyError(`the checkpointing mode of operator '${this.headUid}' can change only before its input starts`, {
+        operatorUid: this.headUid,
+        subtask: this.subtask,
+      });
+    }
+    this.barriers = createBarrierHandler(mode, this.channels.length);
+  }
+
+  /**
+   * Called when every open channel delivered barrier n (exactly-once: with the later input of every
+   * channel still queued): the task snapshots its operators and forwards barrier n, synchronously;
+   * the gate resumes reading all channels after the callback returns.
+   */
+  onBarrierAligned(callback: (checkpointId: number) => void): void {
+    this.onAligned = callback;
+  }
+
+  /** Called when the gate gives up checkpoint n (a newer barrier came first): the task declines n. */
+  onCheckpointAborted(callback: (checkpointId: number, reason: string) => void): void {
+    this.onAborted = callback;
+  }
+
+  /**
+   * The coordinator aborted checkpoint n (timeout, another task declined): stop aligning it, unblock,
+   * and ignore its barriers from now on. Not reported back through {@link onCheckpointAborted}.
+   */
+  abortCheckpoint(checkpointId: number): void {
+    this.barriers.abort(checkpointId);
   }
 
   /** True when {@link processNext} can make progress (records wait while announcements are missing). */
   get hasData(): boolean {
+    const barriers = this.barriers;
     for (let i = 0; i < this.channels.length; i++) {
+      if (barriers.isBlocked(i)) continue;
       const next = this.channels[i]!.channel.peek();
       if (next !== undefined && (this.unannouncedChannels === 0 || !(next instanceof RecordBatch))) return true;
     }
@@ -102,6 +171,8 @@ export class InputGate {
     for (let attempt = 0; attempt < count; attempt++) {
       const entry = this.channels[this.nextChannel]!;
       this.nextChannel = this.nextChannel + 1 === count ? 0 : this.nextChannel + 1;
+      // Exactly-once: what follows this channel's barrier waits for the checkpoint's alignment.
+      if (this.barriers.isBlocked(entry.index)) continue;
       const next = entry.channel.peek();
       if (next === undefined) continue;
       // Until every producer has announced whether it is active, a record could be judged against a
@@ -145,6 +216,7 @@ export class InputGate {
   }
 
   private applyEvent(event: ChannelEvent, entry: GateChannel, valve: WatermarkValve): GateStep {
+    let reports: readonly BarrierReport[];
     try {
       switch (event.kind) {
         case 'watermark':
@@ -154,21 +226,28 @@ export class InputGate {
           valve.inputWatermarkStatus(entry.indexInInput, event.isIdle);
           return 'processed';
         case 'barrier':
-          throw new EddyError(
-            `checkpoint barrier ${event.checkpointId} arrived in state ${this.alignment.kind}, but checkpoints are not supported yet`,
-          );
+          reports = this.barriers.barrier(entry.index, event.checkpointId);
+          break;
         case 'end-of-input':
           if (entry.hasEnded) throw new EddyError('a channel sent end-of-input twice');
           entry.hasEnded = true;
           valve.endOfInput(entry.indexInInput);
           this.openChannels--;
           if (--this.openChannelsPerInput[entry.input]! === 0) this.head.endInput(entry.input);
-          return this.openChannels === 0 ? 'all-ended' : 'processed';
+          // After endInput: the input's final output precedes any snapshot this end completes.
+          reports = this.barriers.endOfInput(entry.index);
+          break;
         default:
           return assertNever(event, 'channel event');
       }
     } catch (error) {
       throw attributeError(error, this.headUid, this.subtask);
     }
+    // Outside the attribution above: the callbacks run the task's snapshot, whose errors it attributes.
+    for (const report of reports) {
+      if (report.kind === 'aligned') this.onAligned(report.checkpointId);
+      else this.onAborted(report.checkpointId, report.reason);
+    }
+    return this.openChannels === 0 ? 'all-ended' : 'processed';
   }
 }
