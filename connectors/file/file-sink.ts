@@ -1,21 +1,24 @@
 import { mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import type { Sink, SinkWriter, SinkWriterContext } from '../../src/connector/sink.ts';
+import { dirname, join, resolve } from 'node:path';
+import type { Committer, Sink, SinkWriter, SinkWriterContext } from '../../src/connector/sink.ts';
 import { ConfigurationError, EddyError, describeError } from '../../src/core/errors.ts';
+import { FileCommitter } from './file-committer.ts';
 import { createLineEncoder } from './line-encoders.ts';
 import type { FileSinkFormat, LineEncoder } from './line-encoders.ts';
+import { partFileExtension } from './part-files.ts';
+import { TransactionalFileSinkWriter } from './transactional-file-sink-writer.ts';
+import { BACKPRESSURE_THRESHOLD_CHARS, WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
 
-/** Buffered text (UTF-16 code units, about bytes for ASCII) that starts a background write. */
-export const WRITE_THRESHOLD_CHARS = 64 * 1024;
-/** Pending text (buffered + being written) above which `waitUntilWritable` holds the task back. */
-export const BACKPRESSURE_THRESHOLD_CHARS = 1024 * 1024;
+export { BACKPRESSURE_THRESHOLD_CHARS, WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
 
-/** Options of the file sink: one text file per subtask, one line per record. */
+/** Options of the file sink: one line per record. */
 export interface FileSinkOptions<T> {
   /**
-   * At parallelism 1, the file to write. At parallelism > 1, a directory in which each subtask writes
-   * `part-<subtask>` (0-based). Truncated (created, with parent directories) when the job starts.
+   * With checkpointing off: at parallelism 1, the file to write; at parallelism > 1, a directory in
+   * which each subtask writes `part-<subtask>` (0-based); truncated (created, with parent directories)
+   * when the job starts. With checkpointing on (exactly-once): always a directory of part files
+   * `part-<subtask>-<attempt>-<seq>.<jsonl|csv|txt>`, each published when a checkpoint completes.
    */
   readonly path: string;
   readonly format: FileSinkFormat<T>;
@@ -24,9 +27,14 @@ export interface FileSinkOptions<T> {
 }
 
 /**
- * Writes records as lines to local files. Not yet exactly-once: a restarted job truncates and rewrites
- * its files (the transactional file sink — in-progress ▶ pending ▶ committed by rename — replaces this
- * with the checkpointing issue).
+ * Writes records as lines to local files.
+ *
+ * With checkpointing off, each subtask writes one file directly ({@link FileSinkWriter}); a restarted
+ * job truncates and rewrites it. With checkpointing on, the sink is exactly-once by two-phase commit
+ * ({@link TransactionalFileSinkWriter} and {@link FileCommitter}): records go to hidden in-progress part
+ * files, a checkpoint barrier seals the current one (pending: recorded in the checkpoint), and the
+ * checkpoint's completion publishes it by an atomic rename. A restore commits the restored checkpoint's
+ * pending files (idempotently) and removes the in-progress leftovers of failed attempts.
  */
 export class FileSink<T> implements Sink<T> {
   readonly path: string;
@@ -48,8 +56,23 @@ export class FileSink<T> implements Sink<T> {
   }
 
   createWriter(context: SinkWriterContext): SinkWriter<T> {
+    if (context.checkpointingMode !== 'off') {
+      return new TransactionalFileSinkWriter<T>({
+        directory: resolve(this.path),
+        subtask: context.subtask,
+        parallelism: context.parallelism,
+        attempt: context.attempt,
+        extension: partFileExtension(this.format),
+        createEncoder: () => createLineEncoder(this.format, this.csvColumns),
+      });
+    }
     const target = context.parallelism > 1 ? join(this.path, `part-${context.subtask}`) : this.path;
     return new FileSinkWriter<T>(target, this.path, context.parallelism, createLineEncoder(this.format, this.csvColumns));
+  }
+
+  /** Publishes pre-committed part files (used with checkpointing on). */
+  createCommitter(_context: SinkWriterContext): Committer {
+    return new FileCommitter();
   }
 
   describe(): string {
@@ -63,7 +86,7 @@ export function fileSink<T>(options: FileSinkOptions<T>): FileSink<T> {
 }
 
 /**
- * One subtask's file. `write` appends to an in-memory buffer; once the buffer holds 64 KiB it is handed
+ * One subtask's file, with checkpointing off. `write` appends to an in-memory buffer; once the buffer holds 64 KiB it is handed
  * to a background write (one at a time, in order, through a FileHandle). While more than ~1 MiB is
  * pending, `waitUntilWritable` returns a promise: the task stops, and so, through backpressure, do the
  * sources. A failed background write is kept and thrown (naming the path) by the next call.
