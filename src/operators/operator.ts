@@ -4,6 +4,7 @@ import type { KeyGroupRange } from '../core/key-group.ts';
 import type { KeyedStateBackend, KeyedStateSnapshot } from '../state/keyed-state-backend.ts';
 import type { OperatorMetrics } from './operator-metrics.ts';
 import type { CheckpointingMode } from '../checkpoint/checkpoint-config.ts';
+import type { OperatorSnapshot } from '../checkpoint/checkpoint-storage.ts';
 
 /**
  * The operator contract. An operator is one node of the graph running in one subtask. The task calls
@@ -88,12 +89,7 @@ export interface OperatorContext<OUT> {
  * subtask — on restore). Restoring at another parallelism passes the snapshots of every old subtask
  * whose key groups overlap; `operatorState` lists are merged by name before being redistributed.
  */
-export interface OperatorSnapshot {
-  readonly keyed: KeyedStateSnapshot | undefined;
-  readonly operatorState: Readonly<Record<string, readonly unknown[]>>;
-  /** Names of operator-state lists that are union state (every subtask gets all elements). */
-  readonly unionStateNames?: readonly string[];
-}
+export type { OperatorSnapshot };
 
 /** The snapshot of an operator without state. Shared: never mutate it. */
 export const EMPTY_OPERATOR_SNAPSHOT: OperatorSnapshot = { keyed: undefined, operatorState: {} };
