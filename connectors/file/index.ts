@@ -18,7 +18,10 @@
  * Sink — `fileSink({ path, format: 'json-lines' | 'csv' | { encode }, csvColumns? })`: at parallelism 1
  * writes the file `path`; at parallelism > 1 `path` is a directory and subtask i writes `path/part-i`.
  * Files are truncated when the job starts; writes happen in the background with backpressure above
- * ~1 MiB pending; `flush` waits for every write and fsyncs (datasync). Not exactly-once yet.
+ * ~1 MiB pending; `flush` waits for every write and fsyncs (datasync). With checkpointing on, `path`
+ * is a directory of part files `part-<subtask>-<attempt>-<seq>.<jsonl|csv|txt>`, written as hidden
+ * `.inprogress` files and published by rename when a checkpoint completes (exactly-once; see
+ * `TransactionalFileSinkWriter`). One sink per output directory: two would clash on part names.
  */
 export { fileSource, FileSource } from './file-source.ts';
 export type { FileSourceOptions } from './file-source.ts';
@@ -31,3 +34,6 @@ export { fileSink, FileSink, FileSinkWriter } from './file-sink.ts';
 export type { FileSinkOptions } from './file-sink.ts';
 export { encodeCsvField } from './line-encoders.ts';
 export type { FileSinkFormat, LineEncoder } from './line-encoders.ts';
+export { TransactionalFileSinkWriter } from './transactional-file-sink-writer.ts';
+export { FileCommitter } from './file-committer.ts';
+export type { FileCommittable } from './part-files.ts';

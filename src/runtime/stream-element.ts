@@ -21,7 +21,7 @@ export class RecordBatch {
 export type ChannelEvent =
   | { readonly kind: 'watermark'; readonly watermarkMs: number }
   | { readonly kind: 'watermark-status'; readonly isIdle: boolean }
-  /** Checkpoint barrier n; alignment (exactly-once) comes with the checkpointing issue. */
+  /** Checkpoint barrier n; aligned (exactly-once) or counted (at-least-once) by the consumer's BarrierHandler. */
   | { readonly kind: 'barrier'; readonly checkpointId: number }
   /** The producer subtask will send nothing more on this channel. */
   | { readonly kind: 'end-of-input' };

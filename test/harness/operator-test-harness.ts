@@ -30,6 +30,8 @@ export interface HarnessOptions {
   readonly createBackend?: (options: KeyedStateBackendOptions) => KeyedStateBackend;
   /** The checkpointing mode operators see (sinks switch to two-phase commit). Default 'off'. */
   readonly checkpointingMode?: 'exactly-once' | 'at-least-once' | 'off';
+  /** The run attempt operators see (restarts get a new one). Default 0. */
+  readonly attempt?: number;
 }
 
 interface ScheduledCallback {
@@ -83,7 +85,7 @@ export class OperatorTestHarness<OUT = unknown> {
       output,
       clock: this.clock,
       metrics: this.metrics,
-      checkpointing: { mode: this.options.checkpointingMode ?? 'off', attempt: 0 },
+      checkpointing: { mode: this.options.checkpointingMode ?? 'off', attempt: this.options.attempt ?? 0 },
       scheduleProcessingTime: (timeMs, callback) => {
         const entry: ScheduledCallback = { timeMs, seq: this.nextSeq++, callback, isCancelled: false };
         this.scheduled.push(entry);
