@@ -239,10 +239,7 @@ export class SingleOutputStream<T> extends DataStream<T> {
 
   /** Sets the name shown in plans, reports and errors. Throws ConfigurationError for an empty name. */
   name(name: string): this {
-    if (typeof name !== 'string' || name.trim() === '') {
-      throw new ConfigurationError('an operator name must be a non-empty string');
-    }
-    this.node.name = name;
+    setNodeName(this.node, name);
     return this;
   }
 
@@ -251,10 +248,7 @@ export class SingleOutputStream<T> extends DataStream<T> {
    * whole number ≥ 1; the upper bound, maxParallelism, is checked when the job is planned.
    */
   setParallelism(parallelism: number): this {
-    if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new ConfigurationError(`parallelism of '${this.node.name}' must be a whole number ≥ 1, got ${parallelism}`);
-    }
-    this.node.parallelism = parallelism;
+    setNodeParallelism(this.node, parallelism);
     return this;
   }
 
@@ -360,7 +354,7 @@ export class DataStreamSink {
 
   /** Sets the sink's name shown in plans and reports. */
   name(name: string): this {
-    this.node.name = name;
+    setNodeName(this.node, name);
     return this;
   }
 
@@ -369,12 +363,23 @@ export class DataStreamSink {
    * 1.
    */
   setParallelism(parallelism: number): this {
-    if (!Number.isInteger(parallelism) || parallelism < 1) {
-      throw new ConfigurationError(`parallelism of '${this.node.name}' must be a whole number ≥ 1, got ${parallelism}`);
-    }
-    this.node.parallelism = parallelism;
+    setNodeParallelism(this.node, parallelism);
     return this;
   }
+}
+
+function setNodeName(node: StreamNode, name: string): void {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new ConfigurationError('an operator name must be a non-empty string');
+  }
+  node.name = name;
+}
+
+function setNodeParallelism(node: StreamNode, parallelism: number): void {
+  if (!Number.isInteger(parallelism) || parallelism < 1) {
+    throw new ConfigurationError(`parallelism of '${node.name}' must be a whole number ≥ 1, got ${parallelism}`);
+  }
+  node.parallelism = parallelism;
 }
 
 /** @internal */
