@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { DEFAULT_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM } from '../core/key-group.ts';
+import type { CheckpointingMode } from '../checkpoint/checkpoint-config.ts';
+import { DEFAULT_RESTART_STRATEGY, parseRestartStrategy, type RestartStrategySpec } from '../checkpoint/restart-strategy.ts';
 
 /**
  * Engine options: reserved names that configure how a job runs, not what it computes. Every other
@@ -23,16 +25,25 @@ export const ENGINE_OPTIONS: readonly EngineOptionSpec[] = [
   { name: 'on-bad-record', description: "what to do with a malformed input record: fail | skip | dead-letter=<file>", defaultText: 'fail' },
   { name: 'progress-interval', description: 'how often to print the progress line (0 to never)', defaultText: '5s' },
   { name: 'buffer-timeout', description: 'longest time a partly filled buffer waits before it is sent', defaultText: '100ms' },
+  { name: 'checkpoint-dir', description: 'folder for checkpoints (one chk-<id> folder each; the newest 3 are kept)', defaultText: 'none' },
+  { name: 'checkpoint-interval', description: 'time between the starts of two checkpoints', defaultText: '10s' },
+  {
+    name: 'checkpointing',
+    description: 'exactly-once (align barriers) | at-least-once (no alignment) | off',
+    defaultText: 'exactly-once with --checkpoint-dir, else off',
+  },
+  {
+    name: 'restart-strategy',
+    description:
+      'after a failure: none | fixed-delay[:attempts=3,delay=1s] | exponential-delay[:initial=1s,max=1m] | failure-rate[:max=3,interval=1m,delay=1s]',
+    defaultText: 'exponential-delay with checkpointing, else none',
+  },
+  { name: 'from-checkpoint', description: 'resume from a chk-<id> folder, or the latest completed checkpoint of a checkpoint dir', defaultText: 'none' },
   { name: 'quiet', description: 'print neither progress nor the end-of-run summary', defaultText: 'false' },
 ];
 
 /** Engine option names taken by later capabilities; using one now is an error, never a job argument. */
 export const RESERVED_ENGINE_OPTIONS: ReadonlyMap<string, string> = new Map([
-  ['checkpoint-dir', 'checkpointing'],
-  ['checkpoint-interval', 'checkpointing'],
-  ['checkpointing', 'checkpointing'],
-  ['restart-strategy', 'automatic recovery'],
-  ['from-checkpoint', 'restoring from checkpoints'],
   ['from-savepoint', 'savepoints'],
   ['allow-non-restored-state', 'savepoints'],
   ['state-backend', 'the RocksDB state backend'],
@@ -58,6 +69,18 @@ export interface EngineOptions {
   readonly progressIntervalMs: number;
   readonly bufferTimeoutMs: number;
   readonly isQuiet: boolean;
+  /** Set when the job checkpoints (a `--checkpoint-dir` and checkpointing not `off`). */
+  readonly checkpoint?: CheckpointOptions;
+  /** `--from-checkpoint`: a `chk-<id>` folder or a checkpoint dir. */
+  readonly fromCheckpoint?: string;
+}
+
+/** The checkpoint engine options of a run that checkpoints. */
+export interface CheckpointOptions {
+  readonly mode: Exclude<CheckpointingMode, 'off'>;
+  readonly dir: string;
+  readonly intervalMs: number;
+  readonly restartStrategy: RestartStrategySpec;
 }
 
 /**
@@ -155,8 +178,43 @@ export function extractEngineOptions(options: ReadonlyMap<string, string | true>
   );
   const quiet = take('quiet');
   const isQuiet = quiet === true || quiet === 'true';
+  const checkpointDir = stringOf('checkpoint-dir', take('checkpoint-dir'));
+  const modeText = stringOf('checkpointing', take('checkpointing'));
+  if (modeText !== undefined && modeText !== 'exactly-once' && modeText !== 'at-least-once' && modeText !== 'off') {
+    throw new ConfigurationError(`--checkpointing must be exactly-once, at-least-once or off, got '${modeText}'`);
+  }
+  const checkpointing: CheckpointingMode = modeText ?? (checkpointDir === undefined ? 'off' : 'exactly-once');
+  if (checkpointing !== 'off' && (checkpointDir === undefined || checkpointDir.trim() === '')) {
+    throw new ConfigurationError(`--checkpointing ${checkpointing} needs a directory: add --checkpoint-dir <folder>`);
+  }
+  const intervalText = stringOf('checkpoint-interval', take('checkpoint-interval'));
+  const checkpointIntervalMs = parse(duration('--checkpoint-interval'), 'checkpoint-interval', intervalText, 10_000);
+  if (checkpointIntervalMs < 1) throw new ConfigurationError(`--checkpoint-interval must be > 0, got '${intervalText}'`);
+  const strategyText = stringOf('restart-strategy', take('restart-strategy'));
+  const restartStrategy: RestartStrategySpec =
+    strategyText === undefined ? (checkpointing === 'off' ? { kind: 'none' } : DEFAULT_RESTART_STRATEGY) : parseRestartStrategy(strategyText);
+  if (checkpointing === 'off' && restartStrategy.kind !== 'none') {
+    throw new ConfigurationError(
+      `--restart-strategy ${strategyText} restarts from checkpoints: add --checkpoint-dir <folder> (or drop --checkpointing off)`,
+    );
+  }
+  const fromCheckpoint = stringOf('from-checkpoint', take('from-checkpoint'));
+  const checkpoint: CheckpointOptions | undefined =
+    checkpointing === 'off' || checkpointDir === undefined
+      ? undefined
+      : { mode: checkpointing, dir: checkpointDir, intervalMs: checkpointIntervalMs, restartStrategy };
   return {
-    engine: { parallelism, maxParallelism, workers, onBadRecord, progressIntervalMs, bufferTimeoutMs, isQuiet },
+    engine: {
+      parallelism,
+      maxParallelism,
+      workers,
+      onBadRecord,
+      progressIntervalMs,
+      bufferTimeoutMs,
+      isQuiet,
+      ...(checkpoint === undefined ? {} : { checkpoint }),
+      ...(fromCheckpoint === undefined ? {} : { fromCheckpoint }),
+    },
     jobOptions,
   };
 }

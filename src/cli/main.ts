@@ -101,6 +101,9 @@ async function runCommand(
       job: { modulePath: loaded.modulePath, exportName: loaded.exportName, rawArgs },
       onBadRecord: engine.onBadRecord,
       bufferTimeoutMs: engine.bufferTimeoutMs,
+      log: (line) => io.err(`eddy: ${line}\n`),
+      ...(engine.checkpoint === undefined ? {} : { checkpointing: engine.checkpoint }),
+      ...(engine.fromCheckpoint === undefined ? {} : { fromCheckpoint: engine.fromCheckpoint }),
       ...(engine.progressIntervalMs > 0 ? { progressIntervalMs: engine.progressIntervalMs } : {}),
       ...(engine.isQuiet || engine.progressIntervalMs === 0
         ? {}

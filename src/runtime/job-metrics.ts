@@ -1,3 +1,4 @@
+import type { CompletedCheckpointStats } from '../checkpoint/checkpoint-coordinator.ts';
 import type { ExecutionPlan } from '../graph/plan.ts';
 import type { OperatorMetricsSnapshot } from '../operators/operator-metrics.ts';
 import type { SubtaskMetrics } from './task-manager.ts';
@@ -31,6 +32,8 @@ export interface JobProgress {
   readonly sources: ReadonlyArray<{ readonly uid: string; readonly name: string; readonly recordsOut: number }>;
   /** Minimum current watermark over the sinks (or the last operators); MIN_SAFE_INTEGER before any. */
   readonly watermarkMs: number;
+  /** The newest completed checkpoint of this run, if the job checkpoints and one completed. */
+  readonly lastCheckpoint?: CompletedCheckpointStats;
 }
 
 const EMPTY: OperatorMetricsSnapshot = {
@@ -49,6 +52,7 @@ export class JobMetrics {
   private readonly latest = new Map<string, SubtaskMetrics>();
   private lastProgressAtMs: number;
   private lastRecordsIn = 0;
+  private lastCheckpoint: CompletedCheckpointStats | undefined = undefined;
 
   constructor(
     private readonly plan: ExecutionPlan,
@@ -59,6 +63,10 @@ export class JobMetrics {
 
   update(metrics: readonly SubtaskMetrics[]): void {
     for (const entry of metrics) this.latest.set(`${entry[0]}/${entry[1]}`, entry);
+  }
+
+  checkpointCompleted(stats: CompletedCheckpointStats): void {
+    this.lastCheckpoint = stats;
   }
 
   /** One node's metrics, summed over the subtasks reported so far. */
@@ -114,6 +122,7 @@ export class JobMetrics {
       recordsInPerSecond,
       sources,
       watermarkMs: watermarkMs === Number.POSITIVE_INFINITY ? Number.MIN_SAFE_INTEGER : watermarkMs,
+      ...(this.lastCheckpoint === undefined ? {} : { lastCheckpoint: this.lastCheckpoint }),
     };
   }
 }

@@ -1,6 +1,15 @@
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { JobModuleRef } from '../api/job.ts';
+import { DEFAULT_CHECKPOINT_CONFIG, checkCheckpointConfig, type CheckpointConfig } from '../checkpoint/checkpoint-config.ts';
+import { CheckpointCoordinator, type CheckpointedOperator } from '../checkpoint/checkpoint-coordinator.ts';
+import type { CheckpointFileSystem } from '../checkpoint/checkpoint-file-system.ts';
+import { CheckpointStorage, loadCheckpoint, type RestoredCheckpoint } from '../checkpoint/checkpoint-storage.ts';
+import { checkRestoreCompatibility, oldSubtasksFor, redistributeSnapshots } from '../checkpoint/restore-assignment.ts';
+import { DEFAULT_RESTART_STRATEGY, createRestartStrategy, type RestartStrategySpec } from '../checkpoint/restart-strategy.ts';
+import type { EnumeratorCheckpoint, SourceSplit } from '../connector/source.ts';
+import type { OperatorSnapshot } from '../operators/operator.ts';
 import { ConfigurationError, EddyError, assertNever, describeError } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/time.ts';
 import { fingerprintGraph } from '../graph/fingerprint.ts';
@@ -10,13 +19,13 @@ import { validateBadRecordPolicy, type BadRecordPolicy } from './bad-record-hand
 import { buildChannelTopology, deploySubtasks } from './channel-topology.ts';
 import type { FromWorker, ToWorker, WorkerSettings } from './control-messages.ts';
 import { Deferred } from './deferred.ts';
-import { deserializeError } from './error-codec.ts';
+import { deserializeError, serializeError } from './error-codec.ts';
 import { JobMetrics, type JobProgress, type JobResult } from './job-metrics.ts';
 import { DEFAULT_CHANNEL_CREDITS } from './output-channel.ts';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES } from './record-writer.ts';
 import { SplitCoordinator } from './split-coordinator.ts';
 import { loadKeyedStateBackendFactory } from './state-backend-factory.ts';
-import { TaskManager } from './task-manager.ts';
+import { TaskManager, type TaskControl } from './task-manager.ts';
 
 /** How {@link executeJob} runs a job on this machine. */
 export interface ExecutionOptions {
@@ -41,11 +50,27 @@ export interface ExecutionOptions {
   readonly progressIntervalMs?: number;
   /** Aborting cancels the job (every task closed, workers terminated); `executeJob` then rejects. */
   readonly signal?: AbortSignal;
+  /** Checkpoints and automatic recovery; absent: no checkpoints, a failure fails the job. */
+  readonly checkpointing?: ExecutionCheckpointing;
+  /** Restores from this checkpoint (a `chk-<id>` folder, or a checkpoint dir: its latest completed one). */
+  readonly fromCheckpoint?: string;
+  /** Lines for the user (restarts, checkpoint fallbacks and aborts). Default: none. */
+  readonly log?: (line: string) => void;
+}
+
+/** Checkpointing of one job run; times in ms. Unset fields take {@link DEFAULT_CHECKPOINT_CONFIG}. */
+export interface ExecutionCheckpointing extends Partial<Omit<CheckpointConfig, 'mode' | 'dir'>> {
+  readonly mode: 'exactly-once' | 'at-least-once';
+  readonly dir: string;
+  /** What to do after a failure; default exponential delay (1 s to 1 min). */
+  readonly restartStrategy?: RestartStrategySpec;
+  /** The storage boundary (tests inject faults here). */
+  readonly fs?: CheckpointFileSystem;
 }
 
 export type { JobProgress, JobResult, OperatorResult } from './job-metrics.ts';
 
-interface Settings extends WorkerSettings {
+interface Settings extends Omit<WorkerSettings, 'checkpointingMode' | 'attempt' | 'isRestoring'> {
   readonly workers: number;
   readonly clock: Clock;
   readonly progressIntervalMs: number;
@@ -64,16 +89,239 @@ const CANCEL_GRACE_MS = 5_000;
 export async function executeJob(graph: StreamGraph, options: ExecutionOptions = {}): Promise<JobResult> {
   const settings = resolveSettings(options);
   const plan = planJob(graph);
-  if (settings.workers === 0) {
-    const job = await startInProcessJob(plan, settings, options.onProgress, options.signal);
-    return job.result;
-  }
-  if (options.job === undefined) {
+  const job = options.job;
+  if (settings.workers > 0 && job === undefined) {
     throw new ConfigurationError(
       'running on worker threads needs the job module (options.job = { modulePath, exportName, rawArgs }), or set workers: 0',
     );
   }
-  return runOnWorkers(plan, options.job, settings, options.onProgress, options.signal);
+  const log = options.log ?? (() => {});
+  const recovery = await prepareRecovery(plan, options, log);
+  let restored = recovery.restored;
+  let attempt = 1;
+  for (;;) {
+    const run: AttemptContext = { attempt, restored, storage: recovery.storage, config: recovery.config, log };
+    try {
+      if (settings.workers === 0) {
+        const started = await startInProcessJob(plan, settings, options.onProgress, options.signal, run);
+        return await started.result;
+      }
+      return await runOnWorkers(plan, job!, settings, options.onProgress, options.signal, run);
+    } catch (error) {
+      const storage = recovery.storage;
+      if (storage === undefined || options.signal?.aborted === true || error instanceof ConfigurationError) throw error;
+      const delayMs = recovery.restartStrategy.nextDelay(Date.now());
+      if (delayMs === 'fail') throw error;
+      restored = (await storage.latestCompleted()) ?? restored;
+      if (restored !== undefined) checkRestorable(plan, restored);
+      const from = restored === undefined ? 'the beginning' : path.basename(restored.path);
+      log(`restarting job from ${from} (attempt ${attempt + 1}) after: ${describeError(error)}`);
+      await sleep(delayMs, options.signal);
+      if (isAborted(options.signal)) throw error;
+      attempt++;
+    }
+  }
+}
+
+/** What one run attempt restores from and checkpoints to. */
+interface AttemptContext {
+  /** 1 for the first run; each restart counts up. */
+  readonly attempt: number;
+  readonly restored: RestoredCheckpoint | undefined;
+  /** Set when the job checkpoints. */
+  readonly storage: CheckpointStorage | undefined;
+  readonly config: CheckpointConfig | undefined;
+  readonly log: (line: string) => void;
+}
+
+const NO_CHECKPOINTING: AttemptContext = { attempt: 1, restored: undefined, storage: undefined, config: undefined, log: () => {} };
+
+interface Recovery {
+  readonly storage: CheckpointStorage | undefined;
+  readonly config: CheckpointConfig | undefined;
+  readonly restored: RestoredCheckpoint | undefined;
+  readonly restartStrategy: ReturnType<typeof createRestartStrategy>;
+}
+
+/** Opens the checkpoint storage and loads the checkpoint to start from, checking it fits the job. */
+async function prepareRecovery(plan: ExecutionPlan, options: ExecutionOptions, log: (line: string) => void): Promise<Recovery> {
+  const checkpointing = options.checkpointing;
+  let config: CheckpointConfig | undefined;
+  let storage: CheckpointStorage | undefined;
+  if (checkpointing !== undefined) {
+    config = checkCheckpointConfig({
+      ...DEFAULT_CHECKPOINT_CONFIG,
+      ...Object.fromEntries(Object.entries(checkpointing).filter(([, value]) => value !== undefined)),
+      mode: checkpointing.mode,
+      dir: checkpointing.dir,
+    });
+    storage = await CheckpointStorage.open({
+      dir: config.dir,
+      jobName: plan.graph.jobName,
+      graphFingerprint: fingerprintGraph(plan.graph),
+      retained: config.retained,
+      fs: checkpointing.fs,
+      log,
+    });
+  }
+  let restored: RestoredCheckpoint | undefined;
+  if (options.fromCheckpoint !== undefined) {
+    restored = await loadCheckpoint(options.fromCheckpoint, { fs: checkpointing?.fs, log });
+    if (restored.metadata.jobName !== plan.graph.jobName) {
+      throw new ConfigurationError(
+        `cannot restore from checkpoint '${restored.path}': it belongs to job '${restored.metadata.jobName}', not '${plan.graph.jobName}'`,
+      );
+    }
+    checkRestorable(plan, restored);
+  }
+  const restartStrategy = createRestartStrategy(
+    checkpointing === undefined ? { kind: 'none' } : (checkpointing.restartStrategy ?? DEFAULT_RESTART_STRATEGY),
+  );
+  return { storage, config, restored, restartStrategy };
+}
+
+function checkRestorable(plan: ExecutionPlan, restored: RestoredCheckpoint): void {
+  checkRestoreCompatibility(
+    restored,
+    plan.graph.nodes.map((node) => {
+      const planned = plan.nodes.get(node.id)!;
+      return {
+        uid: node.uid,
+        parallelism: planned.parallelism,
+        maxParallelism: planned.maxParallelism,
+        isStateful: node.isStateful || node.source !== undefined || node.isSink,
+      };
+    }),
+    { allowNonRestoredState: false },
+  );
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function sleep(delayMs: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, delayMs);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done);
+  });
+}
+
+/**
+ * The state operator subtasks restore from `restored`, redistributed to the plan's parallelism by key
+ * groups (keyed state) and round-robin (operator list state). Each old file is read once.
+ */
+function restoredStateOf(
+  plan: ExecutionPlan,
+  restored: RestoredCheckpoint,
+): (uid: string, subtask: number) => Promise<OperatorSnapshot | undefined> {
+  const reads = new Map<string, Promise<OperatorSnapshot>>();
+  const plannedByUid = new Map(plan.graph.nodes.map((node) => [node.uid, plan.nodes.get(node.id)!]));
+  return async (uid, subtask) => {
+    const operator = restored.metadata.operators.find((candidate) => candidate.uid === uid);
+    const planned = plannedByUid.get(uid);
+    if (operator === undefined || planned === undefined) return undefined;
+    const old = await Promise.all(
+      oldSubtasksFor(operator, subtask, planned.parallelism).map(async (oldSubtask) => {
+        const key = `${uid}/${oldSubtask}`;
+        let read = reads.get(key);
+        if (read === undefined) reads.set(key, (read = restored.readState(uid, oldSubtask)));
+        return { subtask: oldSubtask, snapshot: await read };
+      }),
+    );
+    return redistributeSnapshots(old, subtask, planned.parallelism, planned.maxParallelism);
+  };
+}
+
+/** The split enumerators' state in `restored`, by source uid. */
+async function restoredEnumeratorsOf(
+  restored: RestoredCheckpoint | undefined,
+): Promise<Map<string, EnumeratorCheckpoint<SourceSplit>>> {
+  const result = new Map<string, EnumeratorCheckpoint<SourceSplit>>();
+  if (restored === undefined) return result;
+  for (const enumerator of restored.metadata.enumerators) {
+    const state = await restored.readEnumeratorState(enumerator.uid);
+    if (typeof state !== 'object' || state === null || !Array.isArray((state as { unassigned?: unknown }).unassigned)) {
+      throw new EddyError(`the enumerator state of source '${enumerator.uid}' in '${restored.path}' is malformed`);
+    }
+    result.set(enumerator.uid, state as EnumeratorCheckpoint<SourceSplit>);
+  }
+  return result;
+}
+
+function taskKey(vertexId: number, subtask: number): string {
+  return `${vertexId}/${subtask}`;
+}
+
+function parseTaskKey(key: string): readonly [vertexId: number, subtask: number] {
+  const [vertexId, subtask] = key.split('/').map(Number);
+  return [vertexId!, subtask!];
+}
+
+/** The effects a checkpoint coordinator needs from where the tasks run (this thread or workers). */
+interface TaskRoutes {
+  trigger(vertexId: number, subtask: number, checkpointId: number): void;
+  notifyComplete(checkpointId: number, isFinal: boolean): void;
+  notifyAborted(checkpointId: number): void;
+}
+
+/** The coordinator of one run attempt, wired to storage, the split enumerators and the tasks. */
+function createCheckpointCoordinator(
+  plan: ExecutionPlan,
+  run: AttemptContext,
+  splits: () => SplitCoordinator,
+  routes: TaskRoutes,
+  metrics: JobMetrics,
+  failJob: (error: unknown) => void,
+): CheckpointCoordinator | undefined {
+  const { storage, config } = run;
+  if (storage === undefined || config === undefined) return undefined;
+  const operators: CheckpointedOperator[] = plan.graph.nodes.map((node) => {
+    const planned = plan.nodes.get(node.id)!;
+    return { uid: node.uid, name: node.name, kind: node.kind, parallelism: planned.parallelism, maxParallelism: planned.maxParallelism };
+  });
+  const taskKeys: string[] = [];
+  const sourceTaskKeys: string[] = [];
+  for (const vertex of plan.vertices) {
+    const isSource = plan.nodes.get(vertex.id)!.node.source !== undefined;
+    for (let subtask = 0; subtask < vertex.parallelism; subtask++) {
+      taskKeys.push(taskKey(vertex.id, subtask));
+      if (isSource) sourceTaskKeys.push(taskKey(vertex.id, subtask));
+    }
+  }
+  return new CheckpointCoordinator({
+    config,
+    jobName: plan.graph.jobName,
+    graphFingerprint: fingerprintGraph(plan.graph),
+    operators,
+    taskKeys,
+    sourceTaskKeys,
+    nextCheckpointId: () => storage.nextCheckpointId(),
+    hooks: {
+      triggerTasks: (checkpointId, keys) => {
+        for (const key of keys) {
+          const [vertexId, subtask] = parseTaskKey(key);
+          routes.trigger(vertexId, subtask, checkpointId);
+        }
+      },
+      snapshotEnumerators: async (checkpointId) => {
+        const states = splits().snapshotEnumerators(checkpointId);
+        return Promise.all(states.map(({ uid, state }) => storage.writeEnumeratorState(checkpointId, uid, state)));
+      },
+      completeCheckpoint: (metadata) => storage.completeCheckpoint(metadata),
+      abortCheckpoint: (checkpointId) => storage.abortCheckpoint(checkpointId),
+      notifyComplete: (checkpointId, isFinal) => routes.notifyComplete(checkpointId, isFinal),
+      notifyAborted: (checkpointId) => routes.notifyAborted(checkpointId),
+      onCompleted: (stats) => metrics.checkpointCompleted(stats),
+      failJob,
+      log: run.log,
+    },
+  });
 }
 
 function resolveSettings(options: ExecutionOptions): Settings {
@@ -177,13 +425,17 @@ export async function startInProcessJob(
   settings: Omit<Settings, 'workers' | 'metricsIntervalMs'>,
   onProgress?: (progress: JobProgress) => void,
   signal?: AbortSignal,
+  run: AttemptContext = NO_CHECKPOINTING,
 ): Promise<InProcessJob> {
   const startedAtMs = Date.now();
   const metrics = new JobMetrics(plan, startedAtMs);
   const completion = new JobCompletion(countSubtasks(plan));
   const createKeyedStateBackend = await loadKeyedStateBackendFactory();
+  const restoredEnumerators = await restoredEnumeratorsOf(run.restored);
   let coordinator: SplitCoordinator | undefined;
-  const taskManager = new TaskManager({
+  let checkpoints: CheckpointCoordinator | undefined;
+  const storage = run.storage;
+  const taskManager: TaskManager = new TaskManager({
     plan,
     topology: buildChannelTopology(plan),
     workerOf: () => 0,
@@ -203,9 +455,36 @@ export async function startInProcessJob(
         completion.taskFinished();
       },
       taskFailed: (error) => completion.fail(error),
+      acknowledgeCheckpoint: (vertexId, subtask, checkpointId, states, isFinished) =>
+        checkpoints?.acknowledge(checkpointId, taskKey(vertexId, subtask), states, isFinished),
+      declineCheckpoint: (vertexId, subtask, checkpointId, reason) =>
+        checkpoints?.decline(checkpointId, taskKey(vertexId, subtask), reason),
+      taskEnded: (vertexId, subtask) => checkpoints?.taskEnded(taskKey(vertexId, subtask)),
     },
+    attempt: run.attempt,
+    checkpointing:
+      storage === undefined || run.config === undefined || run.config.mode === 'off'
+        ? undefined
+        : { mode: run.config.mode, writeState: (...args) => storage.writeOperatorState(...args) },
+    restoredState: run.restored === undefined ? undefined : restoredStateOf(plan, run.restored),
   });
-  coordinator = new SplitCoordinator(plan, (vertexId, subtask, mail) => taskManager.deliverSplitMail(vertexId, subtask, mail));
+  coordinator = new SplitCoordinator(
+    plan,
+    (vertexId, subtask, mail) => taskManager.deliverSplitMail(vertexId, subtask, mail),
+    restoredEnumerators,
+  );
+  checkpoints = createCheckpointCoordinator(
+    plan,
+    run,
+    () => coordinator!,
+    {
+      trigger: (vertexId, subtask, checkpointId) => taskManager.triggerCheckpoint(vertexId, subtask, checkpointId),
+      notifyComplete: (checkpointId, isFinal) => taskManager.notifyCheckpointComplete(checkpointId, isFinal),
+      notifyAborted: (checkpointId) => taskManager.notifyCheckpointAborted(checkpointId),
+    },
+    metrics,
+    (error) => completion.fail(error),
+  );
   const stopProgress = startProgress(
     metrics,
     settings.progressIntervalMs,
@@ -217,15 +496,19 @@ export async function startInProcessJob(
   taskManager.start();
   const parallelismOf = (vertexId: number): number => plan.nodes.get(vertexId)!.parallelism;
   coordinator.start(parallelismOf).then(undefined, (error: unknown) => completion.fail(error));
+  checkpoints?.start();
 
-  const run = async (): Promise<JobResult> => {
+  const execute = async (): Promise<JobResult> => {
     try {
       await completion.done.promise;
     } catch (error) {
+      checkpoints?.stop();
+      await checkpoints?.settled();
       await taskManager.cancel();
       await coordinator.close();
       throw error;
     } finally {
+      checkpoints?.stop();
       stopProgress();
       detachAbort();
     }
@@ -234,7 +517,7 @@ export async function startInProcessJob(
     if (closeError !== undefined) throw closeError;
     return metrics.result(plan.graph.jobName, Date.now());
   };
-  const result = run();
+  const result = execute();
   return { taskManager, result };
 }
 
@@ -244,8 +527,13 @@ async function runOnWorkers(
   settings: Settings,
   onProgress: ((progress: JobProgress) => void) | undefined,
   signal: AbortSignal | undefined,
+  run: AttemptContext,
 ): Promise<JobResult> {
   const graph = plan.graph;
+  const restoredEnumerators = await restoredEnumeratorsOf(run.restored);
+  const restoredState = run.restored === undefined ? undefined : restoredStateOf(plan, run.restored);
+  const storage = run.storage;
+  const mode = storage === undefined || run.config === undefined || run.config.mode === 'off' ? undefined : run.config.mode;
   const startedAtMs = Date.now();
   const metrics = new JobMetrics(plan, startedAtMs);
   const completion = new JobCompletion(countSubtasks(plan));
@@ -274,12 +562,45 @@ async function runOnWorkers(
   };
   let isShuttingDown = false;
   const post = (workerIndex: number, message: ToWorker): void => workers[workerIndex]!.postMessage(message);
-  const coordinator = new SplitCoordinator(plan, (vertexId, subtask, mail) =>
-    post(workerOf(vertexId, subtask), { kind: 'split-mail', vertexId, subtask, mail }),
+  const coordinator = new SplitCoordinator(
+    plan,
+    (vertexId, subtask, mail) => post(workerOf(vertexId, subtask), { kind: 'split-mail', vertexId, subtask, mail }),
+    restoredEnumerators,
   );
   const failJob = (error: unknown): void => {
     completion.fail(error);
     allReady.reject(completion.firstError);
+  };
+  const broadcast = (message: ToWorker): void => {
+    for (let index = 0; index < workers.length; index++) post(index, message);
+  };
+  const checkpoints = createCheckpointCoordinator(
+    plan,
+    run,
+    () => coordinator,
+    {
+      trigger: (vertexId, subtask, checkpointId) =>
+        post(workerOf(vertexId, subtask), { kind: 'trigger-checkpoint', vertexId, subtask, checkpointId }),
+      notifyComplete: (checkpointId, isFinal) => broadcast({ kind: 'checkpoint-complete', checkpointId, isFinal }),
+      notifyAborted: (checkpointId) => broadcast({ kind: 'checkpoint-aborted', checkpointId }),
+    },
+    metrics,
+    failJob,
+  );
+  /** Answers a worker's request with the outcome of `work` (state files are written here only). */
+  const answer = <T>(
+    workerIndex: number,
+    work: () => Promise<T>,
+    reply: (value: T | undefined, error: ReturnType<typeof serializeError> | undefined) => ToWorker,
+  ): void => {
+    work().then(
+      (value) => {
+        if (!isShuttingDown) post(workerIndex, reply(value, undefined));
+      },
+      (error: unknown) => {
+        if (!isShuttingDown) post(workerIndex, reply(undefined, serializeError(error)));
+      },
+    );
   };
 
   const handle = (message: FromWorker, workerIndex: number): void => {
@@ -306,6 +627,36 @@ async function runOnWorkers(
       case 'cancelled':
         markStopped(workerIndex);
         return;
+      case 'checkpoint-ack':
+        checkpoints?.acknowledge(message.checkpointId, taskKey(message.vertexId, message.subtask), message.states, message.isFinished);
+        return;
+      case 'checkpoint-decline':
+        checkpoints?.decline(message.checkpointId, taskKey(message.vertexId, message.subtask), message.reason);
+        return;
+      case 'task-ended':
+        checkpoints?.taskEnded(taskKey(message.vertexId, message.subtask));
+        return;
+      case 'write-state': {
+        const { requestId, checkpointId, uid, subtask, keyGroupRange, isFinished, snapshot } = message;
+        answer(
+          workerIndex,
+          async () => {
+            if (storage === undefined) throw new EddyError('a worker wrote checkpoint state with checkpointing off');
+            return storage.writeOperatorState(checkpointId, uid, subtask, keyGroupRange, isFinished, snapshot);
+          },
+          (handle, error) => ({ kind: 'state-written', requestId, handle, error }),
+        );
+        return;
+      }
+      case 'read-state': {
+        const { requestId, uid, subtask } = message;
+        answer(
+          workerIndex,
+          async () => (restoredState === undefined ? undefined : restoredState(uid, subtask)),
+          (snapshot, error) => ({ kind: 'restored-state', requestId, snapshot, error }),
+        );
+        return;
+      }
       default:
         assertNever(message, 'worker message');
     }
@@ -318,6 +669,9 @@ async function runOnWorkers(
     channelCredits: settings.channelCredits,
     onBadRecord: settings.onBadRecord,
     metricsIntervalMs: settings.metricsIntervalMs,
+    checkpointingMode: mode,
+    attempt: run.attempt,
+    isRestoring: run.restored !== undefined,
   };
   const bootstrap = new URL('./worker-bootstrap.js', import.meta.url);
   const spawnWorker = (index: number): void => {
@@ -358,8 +712,12 @@ async function runOnWorkers(
     for (let index = 0; index < numWorkers; index++) post(index, { kind: 'start' });
     const parallelismOf = (vertexId: number): number => plan.nodes.get(vertexId)!.parallelism;
     coordinator.start(parallelismOf).then(undefined, failJob);
+    checkpoints?.start();
     await completion.done.promise;
+    checkpoints?.stop();
   } catch (error) {
+    checkpoints?.stop();
+    await checkpoints?.settled();
     isShuttingDown = true;
     for (let index = 0; index < workers.length; index++) post(index, { kind: 'cancel' });
     if (workers.length === 0) allCancelled.resolve();

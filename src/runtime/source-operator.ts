@@ -15,6 +15,9 @@ export interface SplitEnumeratorConnection {
   requestSplit(): void;
 }
 
+/** The operator list state holding a source subtask's splits. */
+const SPLITS_STATE = 'splits';
+
 /** Processing-time period of the watermark tick of `periodic` sources. */
 export const PERIODIC_WATERMARK_INTERVAL_MS = 200;
 
@@ -73,6 +76,7 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   private isIdle = false;
   private lastEmittedWatermarkMs = MIN_WATERMARK;
   private cancelTick: (() => void) | undefined = undefined;
+  private restoredSplits: readonly SourceSplit[] = [];
 
   constructor(
     spec: SourceSpec,
@@ -94,8 +98,13 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
     this.badRecords = new BadRecordHandler(this.badRecordPolicy, context.uid, context.subtask, context.metrics);
   }
 
-  restoreState(_snapshot: OperatorSnapshot): void {
-    throw new EddyError('restoring sources comes with checkpoints', { operatorUid: this.context.uid });
+  /**
+   * The splits this subtask had at the checkpoint (redistributed round-robin when the parallelism
+   * changed), at their positions; they are handed to the reader once it started, before it registers
+   * with the enumerator — which then deals out only the checkpoint's unassigned splits.
+   */
+  restoreState(snapshot: OperatorSnapshot): void {
+    this.restoredSplits = (snapshot.operatorState[SPLITS_STATE] ?? []) as readonly SourceSplit[];
   }
 
   open(): void {
@@ -111,6 +120,8 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
 
   async openAsync(): Promise<void> {
     await this.readerOrThrow().start();
+    if (this.restoredSplits.length > 0) this.addSplits(this.restoredSplits);
+    this.restoredSplits = [];
     this.enumerator.registerReader();
   }
 
@@ -124,7 +135,7 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   finish(): void {}
 
   snapshotState(checkpointId: number): OperatorSnapshot {
-    return { keyed: undefined, operatorState: { splits: this.readerOrThrow().snapshotState(checkpointId) } };
+    return { keyed: undefined, operatorState: { [SPLITS_STATE]: this.readerOrThrow().snapshotState(checkpointId) } };
   }
 
   notifyCheckpointComplete(checkpointId: number): void {

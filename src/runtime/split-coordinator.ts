@@ -1,4 +1,4 @@
-import type { SourceSplit, SplitEnumerator } from '../connector/source.ts';
+import type { EnumeratorCheckpoint, SourceSplit, SplitEnumerator } from '../connector/source.ts';
 import { EddyError } from '../core/errors.ts';
 import type { ExecutionPlan } from '../graph/plan.ts';
 import { attributeError } from './operator-chain.ts';
@@ -25,9 +25,11 @@ interface EnumeratorEntry {
 export class SplitCoordinator {
   private readonly entries = new Map<number, EnumeratorEntry>();
 
+  /** `restored`: the enumerator checkpoints of a restored checkpoint, by source uid. */
   constructor(
     plan: ExecutionPlan,
     private readonly route: SplitMailRoute,
+    restored: ReadonlyMap<string, EnumeratorCheckpoint<SourceSplit>> = new Map(),
   ) {
     for (const vertex of plan.vertices) {
       const node = plan.nodes.get(vertex.id)!.node;
@@ -37,7 +39,7 @@ export class SplitCoordinator {
         parallelism: vertex.parallelism,
         assignSplits: (subtask, splits) => this.route(vertexId, subtask, { kind: 'add-splits', splits: [...splits] }),
         signalNoMoreSplits: (subtask) => this.route(vertexId, subtask, { kind: 'no-more-splits' }),
-      });
+      }, restored.get(node.uid));
       this.entries.set(vertexId, { vertexId, uid: node.uid, enumerator, isStarted: false, backlog: [] });
     }
   }
@@ -68,6 +70,24 @@ export class SplitCoordinator {
   requestSplit(vertexId: number, subtask: number): void {
     const entry = this.entry(vertexId);
     this.whenStarted(entry, () => entry.enumerator.handleSplitRequest(subtask));
+  }
+
+  /**
+   * Captures every enumerator's state for checkpoint `checkpointId` (synchronously, before the trigger
+   * reaches any source, so that a split is either unassigned here or in a reader's snapshot).
+   */
+  snapshotEnumerators(checkpointId: number): Array<{ readonly uid: string; readonly state: EnumeratorCheckpoint<SourceSplit> }> {
+    const result: Array<{ readonly uid: string; readonly state: EnumeratorCheckpoint<SourceSplit> }> = [];
+    for (const entry of this.entries.values()) {
+      let state: EnumeratorCheckpoint<SourceSplit>;
+      try {
+        state = entry.enumerator.snapshotState(checkpointId);
+      } catch (error) {
+        throw attributeError(error, entry.uid, 0);
+      }
+      result.push({ uid: entry.uid, state });
+    }
+    return result;
   }
 
   /** Closes every enumerator; resolves even if some fail (the first failure is returned). */

@@ -1,10 +1,12 @@
+import type { AcknowledgedState } from '../checkpoint/checkpoint-coordinator.ts';
+import type { StateHandle } from '../checkpoint/checkpoint-metadata.ts';
 import { ConfigurationError, EddyError } from '../core/errors.ts';
 import { computeKeyGroupRangeForOperatorIndex } from '../core/key-group.ts';
 import type { Clock } from '../core/time.ts';
 import type { ExecutionPlan, JobVertex } from '../graph/plan.ts';
 import type { StreamEdge } from '../graph/stream-graph.ts';
 import { OperatorMetrics, type OperatorMetricsSnapshot } from '../operators/operator-metrics.ts';
-import type { OperatorContext, StreamOperator } from '../operators/operator.ts';
+import type { OperatorContext, OperatorSnapshot, StreamOperator } from '../operators/operator.ts';
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../state/keyed-state-backend.ts';
 import type { BadRecordPolicy } from './bad-record-handler.ts';
 import type { ChannelTopology } from './channel-topology.ts';
@@ -17,7 +19,7 @@ import { createPartitioner } from './partitioner.ts';
 import type { PeerLink } from './peer-link.ts';
 import { RecordWriter, type BatchLimits } from './record-writer.ts';
 import { SourceOperator } from './source-operator.ts';
-import { Task, type ChainMember, type SplitMail } from './task.ts';
+import { Task, type ChainMember, type SplitMail, type TaskCheckpointing } from './task.ts';
 import { TaskScheduler } from './task-scheduler.ts';
 
 /** Per (node, subtask) metrics, as reported to the job manager. */
@@ -29,6 +31,29 @@ export interface TaskControl {
   requestSplit(vertexId: number, subtask: number): void;
   taskFinished(vertexId: number, subtask: number, metrics: readonly SubtaskMetrics[]): void;
   taskFailed(error: EddyError): void;
+  acknowledgeCheckpoint(
+    vertexId: number,
+    subtask: number,
+    checkpointId: number,
+    states: readonly AcknowledgedState[],
+    isFinished: boolean,
+  ): void;
+  declineCheckpoint(vertexId: number, subtask: number, checkpointId: number, reason: string): void;
+  /** The task processed all its input and waits for the final checkpoint (checkpointing only). */
+  taskEnded(vertexId: number, subtask: number): void;
+}
+
+/** How this thread's tasks checkpoint (absent: checkpointing off). */
+export interface TaskManagerCheckpointing {
+  readonly mode: 'exactly-once' | 'at-least-once';
+  writeState(
+    checkpointId: number,
+    uid: string,
+    subtask: number,
+    keyGroupRange: readonly [number, number],
+    isFinished: boolean,
+    snapshot: OperatorSnapshot,
+  ): Promise<StateHandle>;
 }
 
 /** What one thread's task manager needs to create and run its share of the subtasks. */
@@ -47,6 +72,11 @@ export interface TaskManagerOptions {
   readonly badRecordPolicy: BadRecordPolicy;
   readonly createKeyedStateBackend: (options: KeyedStateBackendOptions) => KeyedStateBackend;
   readonly control: TaskControl;
+  readonly checkpointing?: TaskManagerCheckpointing;
+  /** This run attempt's number (1 for the first; restarts count up). Default 1. */
+  readonly attempt?: number;
+  /** The snapshot operator subtask `subtask` restores from (already redistributed), if restoring. */
+  readonly restoredState?: (uid: string, subtask: number) => Promise<OperatorSnapshot | undefined>;
 }
 
 /**
@@ -87,6 +117,24 @@ export class TaskManager {
     const task = this.taskByKey.get(`${vertexId}/${subtask}`);
     if (task === undefined) throw new EddyError(`no task for vertex ${vertexId} subtask ${subtask} in this worker`);
     task.deliverSplitMail(mail);
+  }
+
+  triggerCheckpoint(vertexId: number, subtask: number, checkpointId: number): void {
+    this.task(vertexId, subtask).triggerCheckpoint(checkpointId);
+  }
+
+  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): void {
+    for (const task of this.tasks) task.notifyCheckpointComplete(checkpointId, isFinal);
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    for (const task of this.tasks) task.notifyCheckpointAborted(checkpointId);
+  }
+
+  private task(vertexId: number, subtask: number): Task {
+    const task = this.taskByKey.get(`${vertexId}/${subtask}`);
+    if (task === undefined) throw new EddyError(`no task for vertex ${vertexId} subtask ${subtask} in this worker`);
+    return task;
   }
 
   /** Cancels every task (closing its operators); resolves when all are closed. */
@@ -140,11 +188,32 @@ export class TaskManager {
 
   private buildTask(vertex: JobVertex, subtask: number): Task {
     const { plan, topology, control, clock } = this.options;
-    const task = new Task(vertex.id, subtask, vertex.parallelism, vertex.name, clock, this.options.bufferTimeoutMs, {
-      wake: (t) => this.scheduler.wake(t),
-      onFinished: (t) => control.taskFinished(t.vertexId, t.subtask, t.metricsSnapshot().map(([id, m]) => [id, t.subtask, m])),
-      onFailed: (_t, error) => control.taskFailed(error),
-    });
+    const checkpointing = this.options.checkpointing;
+    const taskCheckpointing: TaskCheckpointing | undefined =
+      checkpointing === undefined
+        ? undefined
+        : {
+            writeState: (...args) => checkpointing.writeState(...args),
+            acknowledge: (t, checkpointId, states, isFinished) =>
+              control.acknowledgeCheckpoint(t.vertexId, t.subtask, checkpointId, states, isFinished),
+            decline: (t, checkpointId, reason) => control.declineCheckpoint(t.vertexId, t.subtask, checkpointId, reason),
+            ended: (t) => control.taskEnded(t.vertexId, t.subtask),
+          };
+    const task = new Task(
+      vertex.id,
+      subtask,
+      vertex.parallelism,
+      vertex.name,
+      clock,
+      this.options.bufferTimeoutMs,
+      {
+        wake: (t) => this.scheduler.wake(t),
+        onFinished: (t) => control.taskFinished(t.vertexId, t.subtask, t.metricsSnapshot().map(([id, m]) => [id, t.subtask, m])),
+        onFailed: (_t, error) => control.taskFailed(error),
+      },
+      taskCheckpointing,
+      this.options.restoredState,
+    );
 
     const operators = new Map<number, StreamOperator<unknown>>();
     let source: SourceOperator | undefined;
@@ -219,8 +288,7 @@ export class TaskManager {
         output: createChainOutput(successors, mainWriters, sideWriters, metrics),
         clock,
         metrics,
-        // Checkpointing is wired by the checkpoint coordinator (issue #3); until then jobs run without it.
-        checkpointing: { mode: 'off', attempt: 0 },
+        checkpointing: { mode: checkpointing?.mode ?? 'off', attempt: this.options.attempt ?? 1 },
         scheduleProcessingTime: (timeMs, callback) => task.timers.schedule(timeMs, callback, uid),
         createKeyedStateBackend: () =>
           this.options.createKeyedStateBackend({
@@ -238,14 +306,16 @@ export class TaskManager {
         throw attributeError(error, uid, subtask);
       }
       const chainedInput = plan.chainedEdges.find((edge) => edge.targetId === nodeId)?.targetInput ?? 0;
-      members.push({ nodeId, uid, operator, metrics, input: chainedInput });
+      members.push({ nodeId, uid, operator, metrics, input: chainedInput, keyGroupRange });
     }
 
     let gate: InputGate | undefined;
     if (source === undefined) {
       const inputSpecs = topology.inputsOf.get(vertex.id)![subtask]!;
       const channelsByInput = inputSpecs.map((specs) => specs.map((spec) => this.inputs.get(spec.channelId)!));
-      gate = new InputGate(channelsByInput, members[0]!.operator, members[0]!.uid, subtask);
+      gate = new InputGate(channelsByInput, members[0]!.operator, members[0]!.uid, subtask, {
+        checkpointingMode: checkpointing?.mode ?? 'exactly-once',
+      });
     }
     task.wire({ chain: members, source, gate, writers, outputChannels: [...outputChannels] });
     return task;

@@ -1,9 +1,12 @@
-import { EddyError } from '../core/errors.ts';
+import type { AcknowledgedState } from '../checkpoint/checkpoint-coordinator.ts';
+import type { StateHandle } from '../checkpoint/checkpoint-metadata.ts';
+import { EddyError, describeError } from '../core/errors.ts';
+import type { KeyGroupRange } from '../core/key-group.ts';
 import type { Clock } from '../core/time.ts';
 import type { SourceSplit } from '../connector/source.ts';
 import type { OperatorMetricsSnapshot } from '../operators/operator-metrics.ts';
 import type { OperatorMetrics } from '../operators/operator-metrics.ts';
-import type { StreamOperator } from '../operators/operator.ts';
+import type { OperatorSnapshot, StreamOperator } from '../operators/operator.ts';
 import type { InputGate } from './input-gate.ts';
 import { attributeError } from './operator-chain.ts';
 import type { OutputChannel } from './output-channel.ts';
@@ -20,6 +23,28 @@ export interface ChainMember {
   readonly metrics: OperatorMetrics;
   /** The input of this operator that its chained predecessor feeds (unused for the head). */
   readonly input: number;
+  /** Key groups of this operator subtask (what its state file covers). */
+  readonly keyGroupRange: KeyGroupRange;
+}
+
+/**
+ * A task's part in checkpoints (set when the job checkpoints). State is written off the mailbox;
+ * acknowledgements, declines and the end of input go to the checkpoint coordinator.
+ */
+export interface TaskCheckpointing {
+  /** Writes one operator subtask's snapshot (storage.writeOperatorState). */
+  writeState(
+    checkpointId: number,
+    uid: string,
+    subtask: number,
+    keyGroupRange: readonly [number, number],
+    isFinished: boolean,
+    snapshot: OperatorSnapshot,
+  ): Promise<StateHandle>;
+  acknowledge(task: Task, checkpointId: number, states: readonly AcknowledgedState[], isFinished: boolean): void;
+  decline(task: Task, checkpointId: number, reason: string): void;
+  /** The task processed all its input and waits, idle, for the job's final checkpoint. */
+  ended(task: Task): void;
 }
 
 /**
@@ -51,9 +76,11 @@ export interface TaskEvents {
 
 /**
  * The lifecycle of a task: each transition happens in one place.
- * created ▶ opening ▶ running ▶ finishing ▶ finished; any ▶ failed | cancelled.
+ * created ▶ opening ▶ running ▶ finishing ▶ (checkpointing: `ended` ▶ final checkpoint complete ▶)
+ * finished; any ▶ failed | cancelled. An `ended` task has emitted everything and still takes part in
+ * checkpoints (triggered directly), so that the final checkpoint commits its sinks' last output.
  */
-export type TaskState = 'created' | 'opening' | 'running' | 'finishing' | 'finished' | 'failed' | 'cancelled';
+export type TaskState = 'created' | 'opening' | 'running' | 'finishing' | 'ended' | 'finished' | 'failed' | 'cancelled';
 
 /** Steps a task runs per scheduling turn at most, so that tasks sharing a thread take turns. */
 export const MAX_STEPS_PER_TURN = 64;
@@ -87,6 +114,8 @@ export class Task {
   private canPollSource = true;
   private isClosed = false;
   private flushTimer: NodeJS.Timeout | undefined = undefined;
+  /** The newest checkpoint this task snapshotted (a direct trigger and a barrier may both arrive). */
+  private lastCheckpointId = 0;
 
   constructor(
     readonly vertexId: number,
@@ -96,6 +125,9 @@ export class Task {
     clock: Clock,
     private readonly bufferTimeoutMs: number,
     private readonly events: TaskEvents,
+    private readonly checkpointing: TaskCheckpointing | undefined = undefined,
+    /** The state each operator restores before `open` (undefined result: start empty). */
+    private readonly restoredState: ((uid: string, subtask: number) => Promise<OperatorSnapshot | undefined>) | undefined = undefined,
   ) {
     this.name = `${vertexName} (${subtask + 1}/${parallelism})`;
     this.timers = new ProcessingTimeService(clock, () => this.events.wake(this));
@@ -109,6 +141,8 @@ export class Task {
       for (const channel of wiring.outputChannels) channel.announceStatus(isIdle);
     };
     wiring.gate?.onStatusKnown(announce);
+    wiring.gate?.onBarrierAligned((checkpointId) => this.performCheckpoint(checkpointId));
+    wiring.gate?.onCheckpointAborted((checkpointId, reason) => this.checkpointing?.decline(this, checkpointId, reason));
     wiring.source?.setStatusListener(announce);
     for (const channel of wiring.outputChannels) channel.onAvailable = wake;
   }
@@ -131,6 +165,17 @@ export class Task {
 
   private async open(): Promise<void> {
     const chain = this.wired.chain;
+    if (this.restoredState !== undefined) {
+      for (const member of chain) {
+        try {
+          const snapshot = await this.restoredState(member.uid, this.subtask);
+          if (snapshot !== undefined) member.operator.restoreState(snapshot);
+        } catch (error) {
+          throw attributeError(error, member.uid, this.subtask);
+        }
+      }
+      if (this.state !== 'opening') return;
+    }
     for (let i = chain.length - 1; i >= 0; i--) {
       const member = chain[i]!;
       try {
@@ -182,7 +227,105 @@ export class Task {
     });
   }
 
+  /**
+   * Checkpoint `checkpointId` reaches this task directly: a running source snapshots and emits the
+   * barrier; an ended task snapshots its final state. Others get checkpoints by barrier.
+   */
+  triggerCheckpoint(checkpointId: number): void {
+    this.post(() => {
+      if (this.state === 'ended' || this.wired.source !== undefined) this.performCheckpoint(checkpointId);
+    });
+  }
+
+  /** Every task acknowledged `checkpointId` and its metadata is durable: operators may commit. */
+  notifyCheckpointComplete(checkpointId: number, isFinal: boolean): void {
+    this.post(() => {
+      for (const member of this.wired.chain) {
+        try {
+          member.operator.notifyCheckpointComplete(checkpointId);
+        } catch (error) {
+          throw attributeError(error, member.uid, this.subtask);
+        }
+      }
+      if (isFinal && this.state === 'ended') this.track(this.closeAfterFinalCheckpoint());
+    });
+  }
+
+  notifyCheckpointAborted(checkpointId: number): void {
+    this.post(() => {
+      this.wired.gate?.abortCheckpoint(checkpointId);
+      for (const member of this.wired.chain) {
+        try {
+          member.operator.notifyCheckpointAborted?.(checkpointId);
+        } catch (error) {
+          throw attributeError(error, member.uid, this.subtask);
+        }
+      }
+    });
+  }
+
+  /**
+   * Snapshots the chain synchronously, forwards barrier n (unless the task ended: nothing flows any
+   * more), then completes the operators' asynchronous parts and writes every snapshot off the mailbox,
+   * and acknowledges with the state handles. A failure declines the checkpoint; it never fails the task.
+   */
+  private performCheckpoint(checkpointId: number): void {
+    const checkpointing = this.checkpointing;
+    if (checkpointing === undefined) throw new EddyError(`task ${this.name} got checkpoint ${checkpointId} with checkpointing off`);
+    if (checkpointId <= this.lastCheckpointId) return;
+    this.lastCheckpointId = checkpointId;
+    const isFinished = this.state === 'ended';
+    const chain = this.wired.chain;
+    const snapshots: OperatorSnapshot[] = [];
+    for (const member of chain) {
+      try {
+        snapshots.push(member.operator.snapshotState(checkpointId));
+      } catch (error) {
+        checkpointing.decline(this, checkpointId, describeError(attributeError(error, member.uid, this.subtask)));
+        return;
+      }
+    }
+    if (!isFinished) {
+      for (const writer of this.wired.writers) writer.broadcastEvent({ kind: 'barrier', checkpointId });
+    }
+    const persist = async (): Promise<AcknowledgedState[]> => {
+      for (const member of chain) {
+        if (member.operator.completeSnapshotAsync === undefined) continue;
+        try {
+          await member.operator.completeSnapshotAsync(checkpointId);
+        } catch (error) {
+          throw attributeError(error, member.uid, this.subtask);
+        }
+      }
+      return Promise.all(
+        chain.map(async (member, i) => ({
+          uid: member.uid,
+          handle: await checkpointing.writeState(
+            checkpointId,
+            member.uid,
+            this.subtask,
+            // Non-keyed state has an empty range: restore then redistributes it from every old subtask.
+            snapshots[i]!.keyed === undefined ? [0, 0] : [member.keyGroupRange.start, member.keyGroupRange.end],
+            isFinished,
+            snapshots[i]!,
+          ),
+        })),
+      );
+    };
+    persist().then(
+      (states) => {
+        if (this.state === 'failed' || this.state === 'cancelled') return;
+        checkpointing.acknowledge(this, checkpointId, states, isFinished);
+      },
+      (error: unknown) => {
+        if (this.state === 'failed' || this.state === 'cancelled') return;
+        checkpointing.decline(this, checkpointId, describeError(error));
+      },
+    );
+  }
+
   isRunnable(): boolean {
+    if (this.state === 'ended') return this.mailbox.length > 0;
     if (this.state !== 'running') return false;
     if (this.mailbox.length > 0 || this.timers.hasDue) return true;
     if (this.isParked || !this.hasOutputCredit()) return false;
@@ -192,6 +335,14 @@ export class Task {
 
   /** Runs one step; never throws (a failure fails the task). */
   runStep(): void {
+    if (this.state === 'ended') {
+      try {
+        while (this.mailbox.length > 0 && this.state === 'ended') this.mailbox.shift()!();
+      } catch (error) {
+        this.fail(error);
+      }
+      return;
+    }
     if (this.state !== 'running') return;
     try {
       while (this.mailbox.length > 0 && this.state === 'running') this.mailbox.shift()!();
@@ -315,6 +466,21 @@ export class Task {
     }
     if (this.state !== 'finishing') return;
     for (const writer of this.wired.writers) writer.broadcastEvent(END_OF_INPUT);
+    if (this.checkpointing !== undefined) {
+      this.state = 'ended';
+      this.checkpointing.ended(this);
+      this.events.wake(this);
+      return;
+    }
+    await this.close();
+    if (this.state !== 'finishing') return;
+    this.state = 'finished';
+    this.events.onFinished(this);
+  }
+
+  /** The job's final checkpoint completed (the sinks committed): close and report finished. */
+  private async closeAfterFinalCheckpoint(): Promise<void> {
+    this.state = 'finishing';
     await this.close();
     if (this.state !== 'finishing') return;
     this.state = 'finished';

@@ -5,7 +5,9 @@ import { fingerprintGraph } from '../graph/fingerprint.ts';
 import { planJob } from '../graph/plan.ts';
 import { buildChannelTopology, deploySubtasks } from './channel-topology.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './control-messages.ts';
-import { serializeError } from './error-codec.ts';
+import type { StateHandle } from '../checkpoint/checkpoint-metadata.ts';
+import type { OperatorSnapshot } from '../operators/operator.ts';
+import { deserializeError, serializeError } from './error-codec.ts';
 import { buildJobGraph } from './job-loader.ts';
 import { PeerLink } from './peer-link.ts';
 import { loadKeyedStateBackendFactory } from './state-backend-factory.ts';
@@ -23,6 +25,26 @@ let taskManager: TaskManager | undefined;
 let links: PeerLink[] = [];
 let metricsTimer: NodeJS.Timeout | undefined;
 let hasFailed = false;
+/** Requests to the job manager (state writes and reads) awaiting their answer, by request id. */
+const pendingRequests = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
+let nextRequestId = 1;
+
+/** Sends a request built with a fresh id; resolves with the answer's payload. */
+function request<T>(build: (requestId: number) => FromWorker): Promise<T> {
+  const requestId = nextRequestId++;
+  return new Promise<T>((resolve, reject) => {
+    pendingRequests.set(requestId, { resolve: resolve as (value: unknown) => void, reject });
+    send(build(requestId));
+  });
+}
+
+function answer(requestId: number, value: unknown, error: Parameters<typeof deserializeError>[0] | undefined): void {
+  const pending = pendingRequests.get(requestId);
+  if (pending === undefined) return;
+  pendingRequests.delete(requestId);
+  if (error !== undefined) pending.reject(deserializeError(error));
+  else pending.resolve(value);
+}
 
 function send(message: FromWorker): void {
   port!.postMessage(message);
@@ -52,6 +74,7 @@ async function initialize(init: WorkerInit): Promise<void> {
     links.push(link);
   }
   const createKeyedStateBackend = await loadKeyedStateBackendFactory();
+  const mode = init.settings.checkpointingMode;
   taskManager = new TaskManager({
     plan,
     topology: buildChannelTopology(plan),
@@ -69,7 +92,33 @@ async function initialize(init: WorkerInit): Promise<void> {
       requestSplit: (vertexId, subtask) => send({ kind: 'split-request', vertexId, subtask }),
       taskFinished: (vertexId, subtask, metrics) => send({ kind: 'task-finished', vertexId, subtask, metrics }),
       taskFailed: fail,
+      acknowledgeCheckpoint: (vertexId, subtask, checkpointId, states, isFinished) =>
+        send({ kind: 'checkpoint-ack', vertexId, subtask, checkpointId, states, isFinished }),
+      declineCheckpoint: (vertexId, subtask, checkpointId, reason) =>
+        send({ kind: 'checkpoint-decline', vertexId, subtask, checkpointId, reason }),
+      taskEnded: (vertexId, subtask) => send({ kind: 'task-ended', vertexId, subtask }),
     },
+    attempt: init.settings.attempt,
+    checkpointing:
+      mode === undefined
+        ? undefined
+        : {
+            mode,
+            writeState: (checkpointId, uid, subtask, keyGroupRange, isFinished, snapshot) =>
+              request<StateHandle>((requestId) => ({
+                kind: 'write-state',
+                requestId,
+                checkpointId,
+                uid,
+                subtask,
+                keyGroupRange,
+                isFinished,
+                snapshot,
+              })),
+          },
+    restoredState: init.settings.isRestoring
+      ? (uid, subtask) => request<OperatorSnapshot | undefined>((requestId) => ({ kind: 'read-state', requestId, uid, subtask }))
+      : undefined,
   });
   metricsTimer = setInterval(() => {
     if (taskManager !== undefined) send({ kind: 'metrics', metrics: taskManager.metrics() });
@@ -98,6 +147,21 @@ function handle(message: ToWorker): void {
       return;
     case 'cancel':
       cancel().then(undefined, fail);
+      return;
+    case 'trigger-checkpoint':
+      taskManager?.triggerCheckpoint(message.vertexId, message.subtask, message.checkpointId);
+      return;
+    case 'checkpoint-complete':
+      taskManager?.notifyCheckpointComplete(message.checkpointId, message.isFinal);
+      return;
+    case 'checkpoint-aborted':
+      taskManager?.notifyCheckpointAborted(message.checkpointId);
+      return;
+    case 'state-written':
+      answer(message.requestId, message.handle, message.error);
+      return;
+    case 'restored-state':
+      answer(message.requestId, message.snapshot, message.error);
       return;
     default:
       assertNever(message, 'control message');

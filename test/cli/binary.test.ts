@@ -34,7 +34,7 @@ describe('node src/cli/bin.js', () => {
     const unknownOption = await spawnEddy(['run', 'wordcount', '--input', 'a', '--output', 'b', '--foo', '1']);
     expect(unknownOption.exitCode).toBe(2);
     expect(unknownOption.stderr).toBe("eddy: unknown option --foo for job 'wordcount'\nsee 'eddy run wordcount --help'\n");
-    const reserved = await spawnEddy(['run', 'wordcount', '--checkpoint-dir', path.join(dir, 'checkpoints')]);
+    const reserved = await spawnEddy(['run', 'wordcount', '--from-savepoint', path.join(dir, 'savepoint')]);
     expect(reserved.exitCode).toBe(2);
     expect(reserved.stderr).toContain('which this version of Eddy does not provide yet');
   });
