@@ -21,6 +21,8 @@ export interface RuntimeContext {
   readonly parallelism: number;
   /** Number of key groups: the upper bound for rescaling this operator. */
   readonly maxParallelism: number;
+  /** The run attempt: 1 for the first run, + 1 after every automatic restart (0 in the test harness). */
+  readonly attempt: number;
 }
 
 /** Access to keyed state by descriptor (the same interface windows use for per-window state). */

@@ -22,6 +22,7 @@ export function runtimeContextOf(context: OperatorContext<unknown>): RuntimeCont
     subtask: context.subtask,
     parallelism: context.parallelism,
     maxParallelism: context.maxParallelism,
+    attempt: context.checkpointing.attempt,
   };
 }
 
