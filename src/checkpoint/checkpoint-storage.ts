@@ -517,7 +517,14 @@ async function findLatestCompleted(
   for (const folder of await listCheckpointFolders(fs, dir)) {
     const result = await verifyCheckpoint(fs, path.join(dir, folder.name), String(folder.id));
     if (result.kind === 'checkpoint') {
-      for (const skip of skipped) log(`checkpoint ${skip.name} is ${skip.problem}; using ${folder.name}`);
+      for (const skip of skipped) {
+        // A checkpoint still in progress when the job failed is normal; only corruption is alarming.
+        log(
+          skip.isCorrupt
+            ? `checkpoint ${skip.name} is ${skip.problem}; using ${folder.name}`
+            : `checkpoint ${skip.name} never completed (it was in progress when the job stopped); using ${folder.name}`,
+        );
+      }
       return result.checkpoint;
     }
     skipped.push({ name: folder.name, problem: result.problem, isCorrupt: result.isCorrupt });

@@ -296,7 +296,7 @@ describe('CheckpointStorage: retention and clean-up', () => {
 
     const restored = await storage.latestCompleted();
     expect(restored?.metadata.checkpointId).toBe(1);
-    expect(lines).toEqual(['checkpoint chk-000002 is incomplete (no _metadata); using chk-000001']);
+    expect(lines).toEqual(['checkpoint chk-000002 never completed (it was in progress when the job stopped); using chk-000001']);
 
     await takeCheckpoint(storage, 3);
     expect(checkpointFolders(dir)).toEqual(['chk-000001', 'chk-000003']);
