@@ -6,6 +6,9 @@ import type { InternalTimerService, Triggerable } from '../time/timer-service.ts
 import type { OperatorMetrics } from './operator-metrics.ts';
 import type { OperatorContext, OperatorSnapshot, Output, StreamOperator } from './operator.ts';
 
+/** Operator (union) state holding an operator subtask's watermarks at a checkpoint. */
+export const WATERMARK_STATE = 'operator-watermarks';
+
 /**
  * The base of every built-in operator. Gives each hook a default:
  * - watermarks: one valve per operator over its inputs — the combined watermark is the minimum over
@@ -54,7 +57,31 @@ export abstract class OperatorBase<OUT = unknown> implements StreamOperator<OUT>
       }
       this.keyedBackend.restore([snapshot.keyed]);
     }
+    this.restoreWatermarks(snapshot.operatorState[WATERMARK_STATE]);
     this.restoreOperatorState(snapshot.operatorState);
+  }
+
+  /**
+   * Restores the watermark the operator had at the checkpoint (the minimum over the old subtasks whose
+   * state this subtask receives — every subtask of an operator sees the same broadcast watermarks).
+   * Without it, replayed records that were late before a failure would not be late after it, and the
+   * output of a restored run would differ from a failure-free one.
+   */
+  private restoreWatermarks(entries: readonly unknown[] | undefined): void {
+    if (entries === undefined || entries.length === 0) return;
+    let combined = Number.POSITIVE_INFINITY;
+    const perInput = new Array<number>(this.numInputs).fill(Number.POSITIVE_INFINITY);
+    for (const entry of entries) {
+      const marks = entry as readonly number[];
+      if (marks[0]! < combined) combined = marks[0]!;
+      for (let input = 0; input < this.numInputs; input++) {
+        const mark = marks[1 + input] ?? MIN_WATERMARK;
+        if (mark < perInput[input]!) perInput[input] = mark;
+      }
+    }
+    this.currentWatermark = combined;
+    this.metrics.currentWatermarkMs = combined;
+    for (let input = 0; input < this.numInputs; input++) this.inputWatermarks[input] = perInput[input]!;
   }
 
   open(): void {}
@@ -104,10 +131,18 @@ export abstract class OperatorBase<OUT = unknown> implements StreamOperator<OUT>
 
   finish(): void {}
 
+  /**
+   * Keyed state, the subclass's operator state, and — for keyed operators, whose lateness and timers
+   * depend on it — the operator's watermarks (union state under {@link WATERMARK_STATE}:
+   * `[combined, input 0, input 1…]`).
+   */
   snapshotState(_checkpointId: number): OperatorSnapshot {
+    const operatorState = this.snapshotOperatorState();
+    if (this.keyedBackend === undefined) return { keyed: undefined, operatorState };
     return {
-      keyed: this.keyedBackend?.snapshot(),
-      operatorState: this.snapshotOperatorState(),
+      keyed: this.keyedBackend.snapshot(),
+      operatorState: { ...operatorState, [WATERMARK_STATE]: [[this.currentWatermark, ...this.inputWatermarks]] },
+      unionStateNames: [WATERMARK_STATE],
     };
   }
 

@@ -17,6 +17,14 @@ export interface SplitEnumeratorConnection {
 
 /** The operator list state holding a source subtask's splits. */
 const SPLITS_STATE = 'splits';
+/**
+ * The operator list state holding each unfinished split's watermark at the checkpoint,
+ * `[splitId, watermarkMs]`: restored splits start from it, so the watermark sequence after a restore
+ * is the one a failure-free run would have produced (for bounded out-of-orderness, max(restored,
+ * max timestamp of the replayed records − d − 1) is exactly the original watermark), and replayed
+ * records that were late stay late.
+ */
+const SPLIT_WATERMARKS_STATE = 'split-watermarks';
 
 /** Processing-time period of the watermark tick of `periodic` sources. */
 export const PERIODIC_WATERMARK_INTERVAL_MS = 200;
@@ -77,6 +85,7 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   private lastEmittedWatermarkMs = MIN_WATERMARK;
   private cancelTick: (() => void) | undefined = undefined;
   private restoredSplits: readonly SourceSplit[] = [];
+  private readonly restoredSplitWatermarks = new Map<string, number>();
 
   constructor(
     spec: SourceSpec,
@@ -105,6 +114,10 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
    */
   restoreState(snapshot: OperatorSnapshot): void {
     this.restoredSplits = (snapshot.operatorState[SPLITS_STATE] ?? []) as readonly SourceSplit[];
+    for (const entry of snapshot.operatorState[SPLIT_WATERMARKS_STATE] ?? []) {
+      const [splitId, watermarkMs] = entry as readonly [string, number];
+      this.restoredSplitWatermarks.set(splitId, watermarkMs);
+    }
   }
 
   open(): void {
@@ -135,7 +148,15 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   finish(): void {}
 
   snapshotState(checkpointId: number): OperatorSnapshot {
-    return { keyed: undefined, operatorState: { [SPLITS_STATE]: this.readerOrThrow().snapshotState(checkpointId) } };
+    const watermarks: Array<readonly [string, number]> = [];
+    for (const split of this.splits) if (!split.isFinished) watermarks.push([split.splitId, split.watermarkMs]);
+    return {
+      keyed: undefined,
+      operatorState: {
+        [SPLITS_STATE]: this.readerOrThrow().snapshotState(checkpointId),
+        [SPLIT_WATERMARKS_STATE]: watermarks,
+      },
+    };
   }
 
   notifyCheckpointComplete(checkpointId: number): void {
@@ -157,7 +178,11 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
   // ---- driven by the task ----
 
   addSplits(splits: readonly SourceSplit[]): void {
-    for (const split of splits) this.splitState(split.splitId);
+    for (const split of splits) {
+      const state = this.splitState(split.splitId);
+      const restoredWatermarkMs = this.restoredSplitWatermarks.get(split.splitId);
+      if (restoredWatermarkMs !== undefined) state.emitWatermark(restoredWatermarkMs);
+    }
     this.readerOrThrow().addSplits(splits);
     if (splits.length > 0) this.announceStatus(false);
     this.emitWatermark();

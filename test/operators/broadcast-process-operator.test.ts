@@ -124,7 +124,8 @@ describe('BroadcastProcessOperator (keyed)', () => {
     h.processElement({ key: 'a', factor: 2 }, 1, 1).processElement({ key: 'b', factor: 3 }, 1, 1);
     const snapshot = h.snapshot();
     expect(snapshot.unionStateNames).toEqual(Object.keys(snapshot.operatorState));
-    expect(Object.keys(snapshot.operatorState)).toHaveLength(1);
+    // The broadcast state and the keyed operator's watermarks.
+    expect(Object.keys(snapshot.operatorState).sort()).toEqual(['broadcast:rules', 'operator-watermarks']);
     h = h.snapshotAndRestore();
     h.processElement(ev('a', 5), 2, 0).processElement(ev('b', 5), 3, 0);
     expect(h.values()).toEqual(['a:10', 'b:15']);
