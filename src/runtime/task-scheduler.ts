@@ -1,6 +1,12 @@
 import { MAX_STEPS_PER_TURN, type Task } from './task.ts';
 
 /**
+ * A task's turn also ends after this long (checked every 4 steps), so that I/O callbacks and timers —
+ * a checkpoint's file writes, the coordinator's triggers — wait at most a few ms per task.
+ */
+const MAX_TURN_MS = 2;
+
+/**
  * Runs the tasks of one thread. A task is on the run queue while it may make progress; each turn it
  * runs up to {@link MAX_STEPS_PER_TURN} steps (a source poll or an input message each), then the next
  * task gets its turn. Between rounds the scheduler yields to the event loop (setImmediate) so that
@@ -46,9 +52,11 @@ export class TaskScheduler {
     for (const task of round) {
       task.isQueued = false;
       let steps = 0;
+      const turnEndsAtMs = performance.now() + MAX_TURN_MS;
       while (steps < MAX_STEPS_PER_TURN && task.isRunnable()) {
         task.runStep();
         steps++;
+        if ((steps & 3) === 0 && performance.now() >= turnEndsAtMs) break;
       }
       if (task.isRunnable()) this.wake(task);
       else task.onIdle();
