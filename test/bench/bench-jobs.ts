@@ -17,7 +17,7 @@ import type { Collector } from '../../src/core/collector.ts';
  */
 
 /** Accepts everything, keeps nothing; the sink operator's own `recordsIn` metric does the counting. */
-class DiscardingSink<T> implements Sink<T> {
+export class DiscardingSink<T> implements Sink<T> {
   createWriter(): SinkWriter<T> {
     return {
       open: async () => {},
@@ -52,7 +52,7 @@ function keyNames(prefix: string, n: number): readonly string[] {
 }
 
 /** Scatters consecutive indices over `n` keys (7919 is prime, coprime with every n used here). */
-function keyIndex(index: number, n: number): number {
+export function keyIndex(index: number, n: number): number {
   return (index * 7919) % n;
 }
 
@@ -80,7 +80,7 @@ export const mapFilter = defineJob({
 export const TUMBLING_KEYS = 10_000;
 /** Event time advances 1 ms per 1,000 records: 1 s windows of 1M records, 100 per key. */
 export const TUMBLING_RECORDS_PER_MS = 1_000;
-const tumblingKeys = keyNames('user-', TUMBLING_KEYS);
+export const tumblingKeys = keyNames('user-', TUMBLING_KEYS);
 
 /** (b) Keyed tumbling count: 10k string keys, 1 s event-time windows, an aggregate counting records. */
 export const tumblingCount = defineJob({

@@ -2,47 +2,94 @@
  * `npm run bench [-- --quick] [-- scenario…]`: the throughput benchmark. Each scenario runs through the
  * real runtime (`executeJob`) with a generator source and a discarding sink, at parallelism 1 (every
  * task in one thread, `workers: 0`) and 2 (two worker threads), each in a fresh child process so that
- * its peak RSS is its own. Prints a markdown table for the README.
+ * its peak RSS is its own. Prints a markdown table for the README. Then the checkpointing benchmarks
+ * (checkpoint-bench.ts): `checkpoints` (throughput with checkpoints every 1 s against off, and the
+ * checkpoints' durations) and `recovery` (SIGKILL to processing again); `soak` (a random-kill soak,
+ * ~60 s) runs only when named.
  *
- * Options: `--quick` (fewer events), `--parallelism 1,2`, `--runs n` (best of n, default 1),
- * scenario names or prefixes (`map-filter`, `tumbling`, `sliding`, `session`) to run only those.
+ * Options: `--quick` (fewer events, one kill per parallelism), `--parallelism 1,2`, `--runs n` (best of
+ * n, default 1; for `recovery`, kills per parallelism, default 3), scenario names or prefixes
+ * (`map-filter`, `tumbling`, `sliding`, `session`, `checkpoints`, `recovery`, `soak`) to run only those;
+ * for the soak `--seed n` (default 1) and `--soak-seconds n` (default 60).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SCENARIOS, formatTable, machineDescription, type Measurement, type Scenario } from './scenarios.ts';
 import { measureInChild } from './measure.ts';
+import {
+  formatCheckpointTables,
+  formatRecoveryTable,
+  formatSoakTable,
+  measureCheckpointsInChild,
+  measureRecovery,
+  runSoak,
+  type CheckpointMeasurement,
+  type RecoveryMeasurement,
+  type SinkKind,
+} from './checkpoint-bench.ts';
+
+/** Events of the checkpoint throughput runs: ~6 s at parallelism 1 on a quiet machine. */
+const CHECKPOINT_EVENTS = 10_000_000;
+const CHECKPOINT_QUICK_EVENTS = 3_000_000;
 
 interface Options {
   readonly quick: boolean;
   readonly parallelisms: readonly number[];
   readonly runs: number;
   readonly scenarios: readonly Scenario[];
+  readonly checkpoints: boolean;
+  readonly recovery: boolean;
+  readonly soak: boolean;
+  readonly runsGiven: boolean;
+  readonly seed: number;
+  readonly soakSeconds: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
   let quick = false;
   let parallelisms = [1, 2];
   let runs = 1;
+  let runsGiven = false;
+  let seed = 1;
+  let soakSeconds = 60;
   const filters: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
     else if (arg === '--parallelism') parallelisms = argv[++i]!.split(',').map(Number);
-    else if (arg === '--runs') runs = Number(argv[++i]);
+    else if (arg === '--runs') {
+      runs = Number(argv[++i]);
+      runsGiven = true;
+    } else if (arg === '--seed') seed = Number(argv[++i]);
+    else if (arg === '--soak-seconds') soakSeconds = Number(argv[++i]);
     else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else filters.push(arg);
   }
   if (parallelisms.some((p) => !Number.isInteger(p) || p < 1)) throw new Error('--parallelism takes whole numbers ≥ 1, e.g. 1,2');
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number ≥ 1');
-  const scenarios = filters.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => filters.some((f) => s.id.startsWith(f)));
-  if (scenarios.length === 0) throw new Error(`no scenario matches ${filters.join(', ')}; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
-  return { quick, parallelisms, runs, scenarios };
+  if (!Number.isInteger(seed)) throw new Error('--seed takes a whole number');
+  if (!(soakSeconds > 0)) throw new Error('--soak-seconds takes a positive number');
+  const matches = (id: string): boolean => filters.some((f) => id.startsWith(f));
+  const all = filters.length === 0;
+  const scenarios = all ? SCENARIOS : SCENARIOS.filter((s) => matches(s.id));
+  const checkpoints = all || matches('checkpoints');
+  const recovery = all || matches('recovery');
+  const soak = !all && matches('soak');
+  if (scenarios.length === 0 && !checkpoints && !recovery && !soak) {
+    const known = [...SCENARIOS.map((s) => s.id), 'checkpoints', 'recovery', 'soak'];
+    throw new Error(`no scenario matches ${filters.join(', ')}; known: ${known.join(', ')}`);
+  }
+  return { quick, parallelisms, runs, scenarios, checkpoints, recovery, soak, runsGiven, seed, soakSeconds };
 }
 
 /** Runs one measurement in a fresh `node --import tsx` process and returns what it printed. */
 function runChild(scenarioId: string, parallelism: number, count: number): Promise<Measurement> {
+  return runChildWith<Measurement>(['--child', scenarioId, String(parallelism), String(count)], `${scenarioId} at parallelism ${parallelism}`);
+}
+
+function runChildWith<T>(args: readonly string[], what: string): Promise<T> {
   const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--child', scenarioId, String(parallelism), String(count)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
@@ -52,11 +99,11 @@ function runChild(scenarioId: string, parallelism: number, count: number): Promi
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) {
-        reject(new Error(`${scenarioId} at parallelism ${parallelism} exited with code ${code}`));
+        reject(new Error(`${what} exited with code ${code}`));
         return;
       }
       const line = stdout.trim().split('\n').at(-1) ?? '';
-      resolve(JSON.parse(line) as Measurement);
+      resolve(JSON.parse(line) as T);
     });
   });
 }
@@ -64,6 +111,11 @@ function runChild(scenarioId: string, parallelism: number, count: number): Promi
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === '--child') {
     const measurement = await measureInChild(argv[1]!, Number(argv[2]), Number(argv[3]));
+    process.stdout.write(`${JSON.stringify(measurement)}\n`);
+    return;
+  }
+  if (argv[0] === '--checkpoint-child') {
+    const measurement = await measureCheckpointsInChild(argv[1] as SinkKind, Number(argv[2]), Number(argv[3]), argv[4] === 'on');
     process.stdout.write(`${JSON.stringify(measurement)}\n`);
     return;
   }
@@ -87,8 +139,63 @@ async function main(argv: readonly string[]): Promise<void> {
       rows.push(best!);
     }
   }
-  const startup = needsWorkers ? await runChild('empty', 2, 0) : undefined;
-  process.stdout.write(`${formatTable(rows, startup, options.runs)}\n`);
+  if (rows.length > 0) {
+    const startup = needsWorkers ? await runChild('empty', 2, 0) : undefined;
+    process.stdout.write(`${formatTable(rows, startup, options.runs)}\n`);
+  }
+  if (options.checkpoints) await benchCheckpoints(options);
+  if (options.recovery) await benchRecovery(options);
+  if (options.soak) {
+    console.error(`soak: seed ${options.seed}, ${options.soakSeconds} s of kills`);
+    const result = await runSoak(options.seed, options.soakSeconds * 1000, (line) => console.error(line));
+    console.error(`  soak: ${result.kills} kills, ${result.restarts} restarts, output ${result.matched ? 'matched' : 'DID NOT match'} the golden run`);
+    process.stdout.write(`\n${formatSoakTable(result)}\n`);
+    if (!result.matched) process.exitCode = 1;
+  }
+}
+
+/** (1) and (2): each sink and parallelism without and with checkpoints, alternating, best of `runs`. */
+async function benchCheckpoints(options: Options): Promise<void> {
+  const count = options.quick ? CHECKPOINT_QUICK_EVENTS : CHECKPOINT_EVENTS;
+  const rows: CheckpointMeasurement[] = [];
+  for (const sink of ['discard', 'file'] as const) {
+    for (const parallelism of options.parallelisms) {
+      const best = new Map<string, CheckpointMeasurement>();
+      for (let run = 0; run < options.runs; run++) {
+        for (const mode of ['off', 'on'] as const) {
+          const m = await runChildWith<CheckpointMeasurement>(
+            ['--checkpoint-child', sink, String(parallelism), String(count), mode],
+            `checkpoints ${sink} at parallelism ${parallelism}`,
+          );
+          console.error(
+            `  checkpoints ${mode} ${sink} p=${parallelism}: ${Math.round(m.eventsPerSecond).toLocaleString('en-US')} events/s ` +
+              `(${m.measuredMs} ms measured, ${m.cpuMs} ms CPU, ${m.checkpoints.length} checkpoints)`,
+          );
+          const previous = best.get(mode);
+          if (previous === undefined || m.eventsPerSecond > previous.eventsPerSecond) best.set(mode, m);
+        }
+      }
+      rows.push(best.get('off')!, best.get('on')!);
+    }
+  }
+  process.stdout.write(`\n${formatCheckpointTables(rows, options.runs)}\n`);
+}
+
+/** (3): kills per parallelism (`--runs`, default 3; 1 with `--quick`). */
+async function benchRecovery(options: Options): Promise<void> {
+  const kills = options.runsGiven ? options.runs : options.quick ? 1 : 3;
+  const rows: RecoveryMeasurement[] = [];
+  for (const parallelism of options.parallelisms) {
+    for (let run = 0; run < kills; run++) {
+      const m = await measureRecovery(parallelism);
+      console.error(
+        `  recovery p=${parallelism}: ${m.killToRecordsMs} ms from the kill to records (first line after ${m.killToFirstLineMs} ms` +
+          `${m.recordsInFirstLine ? ', already with records' : ''}; cold start ${m.coldStartMs} ms)`,
+      );
+      rows.push(m);
+    }
+  }
+  process.stdout.write(`\n${formatRecoveryTable(rows)}\n`);
 }
 
 await main(process.argv.slice(2));
