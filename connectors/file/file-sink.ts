@@ -8,7 +8,8 @@ import { createLineEncoder } from './line-encoders.ts';
 import type { FileSinkFormat, LineEncoder } from './line-encoders.ts';
 import { partFileExtension } from './part-files.ts';
 import { TransactionalFileSinkWriter } from './transactional-file-sink-writer.ts';
-import { BACKPRESSURE_THRESHOLD_CHARS, WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
+import { LineWriteBuffer } from './line-write-buffer.ts';
+import { WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
 
 export { BACKPRESSURE_THRESHOLD_CHARS, WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
 
@@ -97,15 +98,10 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
   private readonly parallelism: number;
   private readonly encoder: LineEncoder<T>;
   private handle: FileHandle | undefined = undefined;
-  private buffer: string[] = [];
-  private bufferedChars = 0;
-  /** Buffered plus in-flight characters. */
-  private pendingChars = 0;
-  /** The chain of background writes; never rejects (failures land in `failure`). */
+  /** Buffered and in-flight text, the first background failure, backpressure. */
+  private readonly text = new LineWriteBuffer();
+  /** The chain of background writes; never rejects (failures land in `text.failure`). */
   private writes: Promise<void> = Promise.resolve();
-  private failure: EddyError | undefined = undefined;
-  private writableWaiter: { promise: Promise<void>; resolve: () => void; reject: (error: EddyError) => void } | undefined =
-    undefined;
 
   constructor(target: string, sinkPath: string, parallelism: number, encoder: LineEncoder<T>) {
     this.target = target;
@@ -125,40 +121,29 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
     } catch (error) {
       throw this.describeOpenError(error);
     }
-    this.append(this.encoder.start());
+    this.text.append(this.encoder.start());
   }
 
   write(value: T, _timestampMs: number): void {
-    if (this.failure !== undefined) throw this.failure;
-    this.append(this.encoder.encode(value));
-    if (this.bufferedChars >= WRITE_THRESHOLD_CHARS) this.startWrite();
+    this.text.throwIfFailed();
+    this.text.append(this.encoder.encode(value));
+    if (this.text.bufferedChars >= WRITE_THRESHOLD_CHARS) this.startWrite();
   }
 
   waitUntilWritable(): Promise<void> | undefined {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.pendingChars <= BACKPRESSURE_THRESHOLD_CHARS) return undefined;
-    if (this.writableWaiter === undefined) {
-      let resolve!: () => void;
-      let reject!: (error: EddyError) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.writableWaiter = { promise, resolve, reject };
-    }
-    return this.writableWaiter.promise;
+    return this.text.waitUntilWritable();
   }
 
   async flush(_isEndOfInput: boolean): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    if (this.bufferedChars > 0) this.startWrite();
+    this.text.throwIfFailed();
+    if (this.text.bufferedChars > 0) this.startWrite();
     await this.writes;
-    if (this.failure !== undefined) throw this.failure;
+    this.text.throwIfFailed();
     const handle = this.openHandle();
     try {
       await handle.datasync();
     } catch (error) {
-      throw this.fail(error);
+      throw this.text.fail(this.target, error);
     }
   }
 
@@ -176,63 +161,17 @@ export class FileSinkWriter<T> implements SinkWriter<T> {
 
   /** Characters buffered or being written; for tests and metrics. */
   pendingCharCount(): number {
-    return this.pendingChars;
-  }
-
-  private append(text: string): void {
-    if (text.length === 0) return;
-    this.buffer.push(text);
-    this.bufferedChars += text.length;
-    this.pendingChars += text.length;
+    return this.text.pendingChars;
   }
 
   private startWrite(): void {
-    const text = this.buffer.join('');
-    const chars = this.bufferedChars;
-    this.buffer = [];
-    this.bufferedChars = 0;
-    this.writes = this.writes.then(() => this.writeText(text, chars));
-  }
-
-  private async writeText(text: string, chars: number): Promise<void> {
-    if (this.failure !== undefined) return;
-    try {
-      const handle = this.openHandle();
-      const bytes = Buffer.from(text, 'utf8');
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-        written += bytesWritten;
-      }
-    } catch (error) {
-      const failure = this.fail(error);
-      const waiter = this.writableWaiter;
-      this.writableWaiter = undefined;
-      if (waiter !== undefined) waiter.reject(failure);
-      return;
-    }
-    this.pendingChars -= chars;
-    const waiter = this.writableWaiter;
-    if (waiter !== undefined && this.pendingChars <= BACKPRESSURE_THRESHOLD_CHARS) {
-      this.writableWaiter = undefined;
-      waiter.resolve();
-    }
+    const { text, chars } = this.text.take();
+    this.writes = this.writes.then(() => this.text.writeTo(this.handle, this.target, text, chars));
   }
 
   private openHandle(): FileHandle {
     if (this.handle === undefined) throw new EddyError(`file sink '${this.target}' is not open`);
     return this.handle;
-  }
-
-  private fail(error: unknown): EddyError {
-    if (this.failure === undefined) {
-      this.failure = new EddyError(`file sink cannot write '${this.target}': ${describeError(error)}`, {
-        domain: 'external',
-        isRetriable: true,
-        cause: error,
-      });
-    }
-    return this.failure;
   }
 
   private describeOpenError(error: unknown): EddyError {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { SinkWriter } from '../../src/connector/sink.ts';
 import { ConfigurationError, EddyError, describeError } from '../../src/core/errors.ts';
 import { errorCode, syncDirectory } from './file-committer.ts';
-import { BACKPRESSURE_THRESHOLD_CHARS, WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
+import { LineWriteBuffer } from './line-write-buffer.ts';
+import { WRITE_THRESHOLD_CHARS } from './write-thresholds.ts';
 import type { LineEncoder } from './line-encoders.ts';
 import { finalPartName, inProgressPartName, parsePartFileName } from './part-files.ts';
 import type { FileCommittable } from './part-files.ts';
@@ -73,15 +74,10 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
   private current: PartFile<T> | undefined = undefined;
   private nextSeq = 0;
   /** Text for `current`, not yet handed to a background write. */
-  private buffer: string[] = [];
-  private bufferedChars = 0;
-  /** Buffered plus in-flight characters, over all part files. */
-  private pendingChars = 0;
+  /** Buffered and in-flight text over all part files, the first background failure, backpressure. */
+  private readonly text = new LineWriteBuffer();
   /** Seals in flight (write out, fsync, close), by checkpoint id; an entry is removed when its seal settled. */
   private readonly seals = new Map<number, Promise<void>>();
-  private failure: EddyError | undefined = undefined;
-  private writableWaiter: { promise: Promise<void>; resolve: () => void; reject: (error: EddyError) => void } | undefined =
-    undefined;
 
   constructor(options: TransactionalFileSinkWriterOptions<T>) {
     this.directory = options.directory;
@@ -122,25 +118,14 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
   }
 
   write(value: T, _timestampMs: number): void {
-    if (this.failure !== undefined) throw this.failure;
+    this.text.throwIfFailed();
     const part = this.current ?? this.startPart();
-    this.append(part.encoder.encode(value));
-    if (this.bufferedChars >= WRITE_THRESHOLD_CHARS) this.startWrite(part);
+    this.text.append(part.encoder.encode(value));
+    if (this.text.bufferedChars >= WRITE_THRESHOLD_CHARS) this.startWrite(part);
   }
 
   waitUntilWritable(): Promise<void> | undefined {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.pendingChars <= BACKPRESSURE_THRESHOLD_CHARS) return undefined;
-    if (this.writableWaiter === undefined) {
-      let resolve!: () => void;
-      let reject!: (error: EddyError) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      this.writableWaiter = { promise, resolve, reject };
-    }
-    return this.writableWaiter.promise;
+    return this.text.waitUntilWritable();
   }
 
   /**
@@ -148,19 +133,19 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
    * `isEndOfInput` too: the final checkpoint's completion commits the last part file).
    */
   async flush(_isEndOfInput: boolean): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
+    this.text.throwIfFailed();
     const part = this.current;
     if (part !== undefined) {
-      if (this.bufferedChars > 0) this.startWrite(part);
+      if (this.text.bufferedChars > 0) this.startWrite(part);
       await part.writes;
     }
     await Promise.all(this.seals.values());
-    if (this.failure !== undefined) throw this.failure;
+    this.text.throwIfFailed();
     if (part?.handle === undefined) return;
     try {
       await part.handle.sync();
     } catch (error) {
-      throw this.fail(part.inProgress, error);
+      throw this.text.fail(part.inProgress, error);
     }
   }
 
@@ -171,10 +156,10 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
   }
 
   prepareCommit(checkpointId: number): readonly FileCommittable[] {
-    if (this.failure !== undefined) throw this.failure;
+    this.text.throwIfFailed();
     const part = this.current;
     if (part === undefined) return [];
-    if (this.bufferedChars > 0) this.startWrite(part);
+    if (this.text.bufferedChars > 0) this.startWrite(part);
     this.current = undefined;
     const seal = part.writes.then(() => this.seal(part, checkpointId));
     this.seals.set(checkpointId, seal);
@@ -184,7 +169,7 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
   async awaitPrepared(checkpointId: number): Promise<void> {
     const seal = this.seals.get(checkpointId);
     if (seal !== undefined) await seal;
-    if (this.failure !== undefined) throw this.failure;
+    this.text.throwIfFailed();
   }
 
   /**
@@ -203,7 +188,7 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
 
   /** Characters buffered or being written; for tests and metrics. */
   pendingCharCount(): number {
-    return this.pendingChars;
+    return this.text.pendingChars;
   }
 
   private startPart(): PartFile<T> {
@@ -218,7 +203,7 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
     };
     part.writes = this.openPart(part);
     this.current = part;
-    this.append(encoder.start());
+    this.text.append(encoder.start());
     return part;
   }
 
@@ -227,52 +212,19 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
       // 'wx': the name is new by construction; an existing file would be someone else's output.
       part.handle = await open(part.inProgress, 'wx');
     } catch (error) {
-      this.fail(part.inProgress, error);
+      this.text.fail(part.inProgress, error);
     }
-  }
-
-  private append(text: string): void {
-    if (text.length === 0) return;
-    this.buffer.push(text);
-    this.bufferedChars += text.length;
-    this.pendingChars += text.length;
   }
 
   private startWrite(part: PartFile<T>): void {
-    const text = this.buffer.join('');
-    const chars = this.bufferedChars;
-    this.buffer = [];
-    this.bufferedChars = 0;
-    part.writes = part.writes.then(() => this.writeText(part, text, chars));
-  }
-
-  private async writeText(part: PartFile<T>, text: string, chars: number): Promise<void> {
-    if (this.failure !== undefined) return;
-    try {
-      const handle = part.handle;
-      if (handle === undefined) throw new Error('the file is not open');
-      const bytes = Buffer.from(text, 'utf8');
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-        written += bytesWritten;
-      }
-    } catch (error) {
-      this.fail(part.inProgress, error);
-      return;
-    }
-    this.pendingChars -= chars;
-    const waiter = this.writableWaiter;
-    if (waiter !== undefined && this.pendingChars <= BACKPRESSURE_THRESHOLD_CHARS) {
-      this.writableWaiter = undefined;
-      waiter.resolve();
-    }
+    const { text, chars } = this.text.take();
+    part.writes = part.writes.then(() => this.text.writeTo(part.handle, part.inProgress, text, chars));
   }
 
   /** After the part's last write: fsync and close it, then fsync the directory (its entry must survive a crash). */
   private async seal(part: PartFile<T>, checkpointId: number): Promise<void> {
     try {
-      if (this.failure !== undefined) return;
+      if (this.text.failure !== undefined) return;
       const handle = part.handle;
       if (handle === undefined) return;
       part.handle = undefined;
@@ -280,25 +232,12 @@ export class TransactionalFileSinkWriter<T> implements SinkWriter<T> {
       await handle.close();
       await syncDirectory(this.directory);
     } catch (error) {
-      this.fail(part.inProgress, error);
+      this.text.fail(part.inProgress, error);
     } finally {
       this.seals.delete(checkpointId);
     }
   }
 
-  private fail(path: string, error: unknown): EddyError {
-    if (this.failure === undefined) {
-      this.failure = new EddyError(`file sink cannot write '${path}': ${describeError(error)}`, {
-        domain: 'external',
-        isRetriable: true,
-        cause: error,
-      });
-      const waiter = this.writableWaiter;
-      this.writableWaiter = undefined;
-      if (waiter !== undefined) waiter.reject(this.failure);
-    }
-    return this.failure;
-  }
 
   private describeOpenError(error: unknown): EddyError {
     const code = errorCode(error);
