@@ -11,6 +11,7 @@ export { defineJob } from './api/job.ts';
 export type { JobDefinition, JobModuleRef } from './api/job.ts';
 export { durationArg, positiveDurationArg, pathArg, integerArg } from './api/job-args.ts';
 export { StreamEnvironment } from './api/stream-environment.ts';
+export type { JobStateBackend } from './graph/stream-graph.ts';
 export type { EnvironmentOptions, SourceOptions } from './api/stream-environment.ts';
 export { DataStream, SingleOutputStream, KeyedStream, DataStreamSink } from './api/data-stream.ts';
 export type { SinkOptions } from './api/data-stream.ts';

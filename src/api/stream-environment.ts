@@ -1,7 +1,7 @@
 import { ConfigurationError } from '../core/errors.ts';
 import { checkParallelism, DEFAULT_MAX_PARALLELISM } from '../core/key-group.ts';
 import type { Source, SourceSplit } from '../connector/source.ts';
-import type { ChainingStrategy, Partitioning, StreamEdge, StreamGraph, StreamNode } from '../graph/stream-graph.ts';
+import type { ChainingStrategy, JobStateBackend, Partitioning, StreamEdge, StreamGraph, StreamNode } from '../graph/stream-graph.ts';
 import type { StreamOperator } from '../operators/operator.ts';
 import type { WatermarkStrategy } from '../time/watermark-strategy.ts';
 import { DataStream } from './data-stream.ts';
@@ -63,12 +63,26 @@ export class StreamEnvironment {
   readonly maxParallelism: number;
   private readonly nodes: StreamNode[] = [];
   private readonly edges: PendingEdge[] = [];
+  private stateBackend: JobStateBackend | undefined = undefined;
 
   constructor(options: EnvironmentOptions = {}) {
     this.jobName = options.jobName ?? 'eddy-job';
     this.maxParallelism = options.maxParallelism ?? DEFAULT_MAX_PARALLELISM;
     this.parallelism = options.parallelism ?? 1;
     checkParallelism(this.maxParallelism, this.parallelism);
+  }
+
+  /**
+   * The job's default keyed state backend: `'memory'` (the heap; the default) or `'rocksdb'` (on disk,
+   * state larger than memory), optionally with its folder and cache budget:
+   * `env.setStateBackend({ kind: 'rocksdb', memory: '512mb' })`. `eddy run --state-backend` overrides it.
+   */
+  setStateBackend(backend: 'memory' | 'rocksdb' | JobStateBackend): void {
+    const config: JobStateBackend = typeof backend === 'string' ? { kind: backend } : backend;
+    if (config === null || typeof config !== 'object' || (config.kind !== 'memory' && config.kind !== 'rocksdb')) {
+      throw new ConfigurationError(`setStateBackend takes 'memory' or 'rocksdb' (or { kind, dir, memory }), got ${JSON.stringify(backend)}`);
+    }
+    this.stateBackend = config;
   }
 
   /** Reads a source. Every record gets its event time and watermarks from `watermarkStrategy`. */
@@ -165,6 +179,7 @@ export class StreamEnvironment {
       maxParallelism: this.maxParallelism,
       nodes: this.nodes.map((node) => ({ ...node })),
       edges,
+      ...(this.stateBackend === undefined ? {} : { stateBackend: this.stateBackend }),
     };
   }
 }

@@ -1,7 +1,9 @@
 import { EddyError, describeError } from '../core/errors.ts';
 import type { CheckpointConfig } from './checkpoint-config.ts';
 import {
+  bytesOfStateHandle,
   CHECKPOINT_FORMAT,
+  writtenBytesOfStateHandle,
   type CheckpointMetadata,
   type EnumeratorStateMetadata,
   type OperatorStateMetadata,
@@ -60,6 +62,8 @@ export interface CompletedCheckpointStats {
   readonly checkpointId: number;
   readonly durationMs: number;
   readonly totalBytes: number;
+  /** What the checkpoint wrote: less than `totalBytes` when incremental. */
+  readonly writtenBytes: number;
   /** True for the job's final checkpoint (every task had ended). */
   readonly isFinal: boolean;
 }
@@ -307,6 +311,7 @@ export class CheckpointCoordinator {
       checkpointId: checkpoint.checkpointId,
       durationMs: metadata.durationMs,
       totalBytes: metadata.totalBytes,
+      writtenBytes: metadata.writtenBytes ?? metadata.totalBytes,
       isFinal,
     };
     this.latestCompleted = stats;
@@ -330,6 +335,7 @@ export class CheckpointCoordinator {
       }
     }
     let totalBytes = 0;
+    let writtenBytes = 0;
     const operators: OperatorStateMetadata[] = this.options.operators.map((operator) => {
       const subtasks = (byUid.get(operator.uid) ?? []).sort((a, b) => a.subtask - b.subtask);
       if (subtasks.length !== operator.parallelism) {
@@ -337,10 +343,16 @@ export class CheckpointCoordinator {
           `checkpoint ${checkpoint.checkpointId} has state for ${subtasks.length} of ${operator.parallelism} subtasks of '${operator.uid}'`,
         );
       }
-      for (const handle of subtasks) totalBytes += handle.bytes;
+      for (const handle of subtasks) {
+        totalBytes += bytesOfStateHandle(handle);
+        writtenBytes += writtenBytesOfStateHandle(handle);
+      }
       return { ...operator, subtasks };
     });
-    for (const enumerator of enumerators) totalBytes += enumerator.bytes;
+    for (const enumerator of enumerators) {
+      totalBytes += enumerator.bytes;
+      writtenBytes += enumerator.bytes;
+    }
     const mode = this.options.config.mode;
     if (mode === 'off') throw new EddyError('a checkpoint was taken with checkpointing off');
     return {
@@ -352,6 +364,7 @@ export class CheckpointCoordinator {
       triggeredAtMs: checkpoint.triggeredAtMs,
       durationMs: checkpoint.lastAckAtMs - checkpoint.triggeredAtMs,
       totalBytes,
+      writtenBytes,
       operators,
       enumerators: [...enumerators],
     };

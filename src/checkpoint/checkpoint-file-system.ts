@@ -1,8 +1,10 @@
-import { open, mkdir, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants as fsConstants, createReadStream } from 'node:fs';
+import { copyFile, link, open, mkdir, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 
 /**
  * The storage boundary of checkpoints: every byte the checkpoint layer reads or writes goes through
- * one of these eight calls. Production uses {@link nodeCheckpointFileSystem}; tests wrap it to inject
+ * one of these calls. Production uses {@link nodeCheckpointFileSystem}; tests wrap it to inject
  * ENOSPC, EACCES or torn writes exactly where a real disk would fail (tests run as root, so chmod
  * cannot simulate an unwritable folder).
  *
@@ -23,6 +25,13 @@ export interface CheckpointFileSystem {
   exists(path: string): Promise<boolean>;
   /** Removes a file or a folder with its contents; a no-op when it does not exist. */
   rm(path: string): Promise<void>;
+  /**
+   * Puts a copy of the (immutable) file `from` at `to` durably: a hard link when both are on one file
+   * system (no bytes copied), else a copy, fsynced. `to` must not exist.
+   */
+  importFile(from: string, to: string): Promise<void>;
+  /** Size and hex SHA-256 of a file, read as a stream (files may be large). */
+  hashFile(path: string): Promise<{ readonly bytes: number; readonly sha256: string }>;
 }
 
 /** The error codes of Node's fs calls, when the error carries one. */
@@ -96,5 +105,33 @@ export const nodeCheckpointFileSystem: CheckpointFileSystem = {
 
   async rm(path) {
     await rm(path, { recursive: true, force: true });
+  },
+
+  async importFile(from, to) {
+    try {
+      await link(from, to);
+      return;
+    } catch (error) {
+      const code = errorCodeOf(error);
+      // EXDEV: another file system; EPERM/ENOTSUP: one without hard links.
+      if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw error;
+    }
+    await copyFile(from, to, fsConstants.COPYFILE_EXCL);
+    const handle = await open(to, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+
+  async hashFile(path) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+      bytes += (chunk as Buffer).length;
+      hash.update(chunk as Buffer);
+    }
+    return { bytes, sha256: hash.digest('hex') };
   },
 };

@@ -1,14 +1,27 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import { ConfigurationError, describeError, EddyError } from '../core/errors.ts';
-import type { KeyedStateSnapshot } from '../state/keyed-state-backend.ts';
+import { stateValueCodec } from '../state/state-value-codec.ts';
+import type {
+  KeyedStateSnapshot,
+  NativeKeyedStateRestore,
+  NativeKeyedStateSnapshot,
+  NativeSnapshotFile,
+} from '../state/keyed-state-backend.ts';
 import { errorCodeOf, nodeCheckpointFileSystem, type CheckpointFileSystem } from './checkpoint-file-system.ts';
 import {
+  bytesOfStateHandle,
   CHECKPOINT_FORMAT,
+  filesOfStateHandle,
+  SHARED_FOLDER,
+  sharedFilesOfStateHandle,
   type CheckpointMetadata,
   type EnumeratorStateMetadata,
+  type FileHandle,
+  type KeyedStateHandle,
+  type NamedFileHandle,
+  type RocksDBStateHandle,
   type StateHandle,
 } from './checkpoint-metadata.ts';
 
@@ -18,8 +31,9 @@ import {
  *
  * Layout (`<id>` zero-padded to 6 digits; more digits once ids pass 999999):
  * ```
- * <dir>/_eddy-job.json                        ownership marker {format, jobName}
- * <dir>/chk-<id>/<uid segment>/subtask-<i>.state  msgpack of one operator subtask's OperatorSnapshot
+ * <dir>/_eddy-job.json                        ownership marker {format: CHECKPOINT_DIR_FORMAT, jobName}
+ * <dir>/chk-<id>/<uid segment>/subtask-<i>.operator  msgpack of a subtask's operator (list/union) state
+ * <dir>/chk-<id>/<uid segment>/subtask-<i>.keyed     msgpack of a subtask's keyed state (eddy-keyed-state/1)
  * <dir>/chk-<id>/enumerators/<uid segment>.state  msgpack of a source enumerator's state
  * <dir>/chk-<id>/_metadata                     CheckpointMetadata as JSON; its presence = completed
  * ```
@@ -35,10 +49,21 @@ import {
  * whole to every subtask). Defined here, below `operators` (DESIGN.md §12), which re-exports it.
  */
 export interface OperatorSnapshot {
+  /** Keyed state in the canonical form (memory backend, savepoints); undefined when none or native. */
   readonly keyed: KeyedStateSnapshot | undefined;
   readonly operatorState: Readonly<Record<string, readonly unknown[]>>;
   /** Names of operator-state lists that are union state (every subtask gets all elements). */
   readonly unionStateNames?: readonly string[];
+  /**
+   * Set by `snapshotState` when the backend captures keyed state natively (RocksDB): the task awaits it
+   * after the synchronous part and writes its result as {@link nativeKeyed}. Never stored, never sent
+   * between threads.
+   */
+  readonly pendingKeyed?: Promise<NativeKeyedStateSnapshot>;
+  /** Keyed state as native files, for writing (see {@link pendingKeyed}). */
+  readonly nativeKeyed?: NativeKeyedStateSnapshot;
+  /** On restore only: native keyed state of the old subtasks whose key groups overlap this subtask's. */
+  readonly restoredNativeKeyed?: readonly NativeKeyedStateRestore[];
 }
 
 export interface CheckpointStorageOptions {
@@ -53,12 +78,25 @@ export interface CheckpointStorageOptions {
 }
 
 /** A completed checkpoint whose files verified, ready to restore from. */
+/** The keyed state of one old subtask: canonical, or native files (verified, in place). */
+export interface KeyedStatePart {
+  readonly keyed: KeyedStateSnapshot | undefined;
+  readonly native?: NativeKeyedStateRestore;
+}
+
+/** The operator (list/union) state part of an {@link OperatorSnapshot}, as stored in its own file. */
+export type OperatorStatePart = Pick<OperatorSnapshot, 'operatorState' | 'unionStateNames'>;
+
 export interface RestoredCheckpoint {
   /** The `chk-<id>` folder. */
   readonly path: string;
   readonly metadata: CheckpointMetadata;
-  /** The snapshot of old subtask `subtask` of operator `uid`; verifies the file's SHA-256 again. */
+  /** The whole snapshot of old subtask `subtask` of operator `uid`; verifies the files' SHA-256 again. */
   readState(uid: string, subtask: number): Promise<OperatorSnapshot>;
+  /** Only the operator (list/union) state of old subtask `subtask` (empty lists when it had none). */
+  readOperatorState(uid: string, subtask: number): Promise<OperatorStatePart>;
+  /** Only the keyed state of old subtask `subtask` (both parts undefined when it had none). */
+  readKeyedState(uid: string, subtask: number): Promise<KeyedStatePart>;
   /** The enumerator state of source `uid`, or undefined when the checkpoint has none. */
   readEnumeratorState(uid: string): Promise<unknown | undefined>;
 }
@@ -93,12 +131,8 @@ function isWellFormed(text: string): boolean {
   return !/\p{Surrogate}/u.test(text);
 }
 
-/**
- * msgpack with records (object shapes written once per file, inline: every file decodes on its own),
- * keeping Map apart from plain objects, Set, Date, bigint and typed arrays — the fidelity records have
- * on channels. `useRecords: false` would turn a Map in state into a plain object.
- */
-const stateCodec = new Packr({ useRecords: true, moreTypes: true, useBigIntExtension: true });
+/** State files are msgpack through the one state codec (Map apart from objects, Set, Date, bigint). */
+const stateCodec = stateValueCodec;
 
 function encodeState(value: unknown, what: string): Uint8Array {
   try {
@@ -159,6 +193,9 @@ async function writeAtomically(fs: CheckpointFileSystem, folder: string, name: s
   await fs.syncDirectory(folder);
 }
 
+/** The ownership marker's own format: it describes the directory, not the checkpoints inside it. */
+export const CHECKPOINT_DIR_FORMAT = 'eddy-checkpoint-dir/1';
+
 const markerSchema = z.object({ format: z.string(), jobName: z.string() });
 
 /** The job a checkpoint directory belongs to, from its marker. */
@@ -177,10 +214,10 @@ async function readMarkerOwner(fs: CheckpointFileSystem, dir: string): Promise<s
     parsed = undefined;
   }
   const marker = markerSchema.safeParse(parsed);
-  if (!marker.success || marker.data.format !== CHECKPOINT_FORMAT) {
+  if (!marker.success || marker.data.format !== CHECKPOINT_DIR_FORMAT) {
     throw new ConfigurationError(
       `checkpoint directory '${dir}' has an unreadable ownership marker '${markerPath}' (expected ` +
-        `{"format": "${CHECKPOINT_FORMAT}", "jobName": …}); choose another --checkpoint-dir`,
+        `{"format": "${CHECKPOINT_DIR_FORMAT}", "jobName": …}); choose another --checkpoint-dir`,
     );
   }
   return marker.data.jobName;
@@ -218,6 +255,13 @@ export class CheckpointStorage {
   private readonly abortedIds = new Set<number>();
   /** Completions and aborts run one at a time, in call order (retention sees a stable folder list). */
   private serial: Promise<void> = Promise.resolve();
+  /**
+   * Shared files already stored, by the local immutable file they hold (`<databaseId>\0<name>`): a later
+   * checkpoint of the same database references them instead of storing them again (incremental).
+   */
+  private readonly sharedByLocalFile = new Map<string, NamedFileHandle>();
+  /** Shared files that checkpoints still in progress reference, by checkpoint: retention keeps them. */
+  private readonly pendingShared = new Map<number, Set<string>>();
 
   private constructor(dir: string, options: CheckpointStorageOptions, fs: CheckpointFileSystem, largestId: number) {
     this.dir = dir;
@@ -265,7 +309,7 @@ export class CheckpointStorage {
         );
       }
     }
-    const marker = new TextEncoder().encode(`${JSON.stringify({ format: CHECKPOINT_FORMAT, jobName: options.jobName }, null, 2)}\n`);
+    const marker = new TextEncoder().encode(`${JSON.stringify({ format: CHECKPOINT_DIR_FORMAT, jobName: options.jobName }, null, 2)}\n`);
     try {
       await writeAtomically(fs, dir, MARKER_FILE, marker);
     } catch (error) {
@@ -298,27 +342,127 @@ export class CheckpointStorage {
     isFinished: boolean,
     snapshot: OperatorSnapshot,
   ): Promise<StateHandle> {
-    this.checkStillWanted(checkpointId);
-    const file = `${pathSegmentOf(uid)}/subtask-${subtask}.state`;
-    const bytes = encodeState(snapshot, `the state of operator '${uid}' (subtask ${subtask})`);
-    await this.writeStateFile(checkpointId, file, bytes);
-    return {
+    try {
+      this.checkStillWanted(checkpointId);
+    } catch (error) {
+      // A native capture's local files are ours to remove once they will not be stored.
+      if (snapshot.nativeKeyed !== undefined) await this.fs.rm(snapshot.nativeKeyed.dir).catch(() => undefined);
+      throw error;
+    }
+    this.noteId(checkpointId); // also when the snapshot is empty and no file is written
+    const folder = pathSegmentOf(uid);
+    const what = `operator '${uid}' (subtask ${subtask})`;
+    const hasOperatorState = Object.keys(snapshot.operatorState).length > 0;
+    const writes: Array<Promise<FileHandle>> = [];
+    if (hasOperatorState) {
+      const part: OperatorStatePart =
+        snapshot.unionStateNames === undefined || snapshot.unionStateNames.length === 0
+          ? { operatorState: snapshot.operatorState }
+          : { operatorState: snapshot.operatorState, unionStateNames: snapshot.unionStateNames };
+      writes.push(this.writeEncoded(checkpointId, `${folder}/subtask-${subtask}.operator`, part, `the operator state of ${what}`));
+    }
+    if (snapshot.keyed !== undefined) {
+      writes.push(this.writeEncoded(checkpointId, `${folder}/subtask-${subtask}.keyed`, snapshot.keyed, `the keyed state of ${what}`));
+    }
+    if (snapshot.pendingKeyed !== undefined) throw new EddyError(`the snapshot of ${what} still waits for its keyed state`);
+    const native =
+      snapshot.nativeKeyed === undefined
+        ? undefined
+        : this.writeNativeKeyed(checkpointId, uid, `${folder}/subtask-${subtask}.rocksdb`, snapshot.nativeKeyed);
+    const [files, nativeWritten] = await Promise.all([Promise.all(writes), native]);
+    const operatorState = hasOperatorState ? files[0] : undefined;
+    const canonical = snapshot.keyed === undefined ? undefined : files[files.length - 1]!;
+    const keyed: KeyedStateHandle | undefined =
+      nativeWritten !== undefined ? nativeWritten.handle : canonical === undefined ? undefined : { kind: 'canonical', ...canonical };
+    const writtenBytes = files.reduce((sum, file) => sum + file.bytes, 0) + (nativeWritten?.writtenBytes ?? 0);
+    const handle: StateHandle = {
       subtask,
       keyGroupRange: [keyGroupRange[0], keyGroupRange[1]],
-      file,
-      bytes: bytes.length,
-      sha256: sha256Hex(bytes),
       isFinished,
+      ...(operatorState === undefined ? {} : { operatorState }),
+      ...(keyed === undefined ? {} : { keyed }),
     };
+    return bytesOfStateHandle(handle) === writtenBytes ? handle : { ...handle, writtenBytes };
+  }
+
+  /**
+   * Stores a native (RocksDB) checkpoint: immutable files under `shared/` once — a file this storage
+   * already holds (stored by an earlier checkpoint of the same database, or the database restored it from
+   * here) is referenced, not stored again — and the mutable ones in the checkpoint's folder. Removes the
+   * local checkpoint folder afterwards.
+   */
+  private async writeNativeKeyed(
+    checkpointId: number,
+    uid: string,
+    privateFolder: string,
+    native: NativeKeyedStateSnapshot,
+  ): Promise<{ readonly handle: RocksDBStateHandle; readonly writtenBytes: number }> {
+    let pending = this.pendingShared.get(checkpointId);
+    if (pending === undefined) this.pendingShared.set(checkpointId, (pending = new Set()));
+    const sharedFiles: NamedFileHandle[] = [];
+    const privateFiles: NamedFileHandle[] = [];
+    let writtenBytes = 0;
+    for (const file of native.files) {
+      const source = path.join(native.dir, file.name);
+      if (!file.isImmutable) {
+        const relative = `${privateFolder}/${file.name}`;
+        const stored = await this.importLocalFile(checkpointId, source, path.join(this.folderOf(checkpointId), relative));
+        privateFiles.push({ name: file.name, file: relative, ...stored });
+        writtenBytes += stored.bytes;
+        continue;
+      }
+      const localKey = `${native.databaseId}\0${file.name}`;
+      let shared = this.sharedByLocalFile.get(localKey) ?? this.restoredSharedFile(file);
+      if (shared === undefined) {
+        const relative = `${SHARED_FOLDER}/${pathSegmentOf(uid)}/${randomUUID()}-${file.name}`;
+        const stored = await this.importLocalFile(checkpointId, source, path.join(this.dir, relative));
+        shared = { name: file.name, file: relative, ...stored };
+        writtenBytes += stored.bytes;
+      }
+      // Recorded synchronously with the lookup, so that retention never deletes a file being referenced.
+      this.sharedByLocalFile.set(localKey, shared);
+      pending.add(shared.file);
+      sharedFiles.push(shared);
+    }
+    try {
+      await this.fs.rm(native.dir);
+    } catch (error) {
+      this.log(`could not remove the local checkpoint folder '${native.dir}': ${describeError(error)}`);
+    }
+    return { handle: { kind: 'rocksdb', columnFamilies: [...native.columnFamilies], sharedFiles, privateFiles }, writtenBytes };
+  }
+
+  /** The shared file of this storage a restored database file came from, if it did. */
+  private restoredSharedFile(file: NativeSnapshotFile): NamedFileHandle | undefined {
+    const from = file.restoredFrom;
+    if (from === undefined) return undefined;
+    const relative = path.relative(this.dir, from.path).split(path.sep).join('/');
+    if (!relative.startsWith(`${SHARED_FOLDER}/`)) return undefined; // restored from another checkpoint dir
+    return { name: file.name, file: relative, bytes: file.bytes, sha256: from.sha256 };
+  }
+
+  private async importLocalFile(checkpointId: number, source: string, target: string): Promise<{ bytes: number; sha256: string }> {
+    this.noteId(checkpointId);
+    try {
+      await this.fs.mkdir(path.dirname(target));
+      await this.fs.importFile(source, target);
+      return await this.fs.hashFile(target);
+    } catch (error) {
+      throw writeFailure(target, checkpointId, error);
+    }
   }
 
   /** Writes a source enumerator's state (plain data) durably; failures as for {@link writeOperatorState}. */
   async writeEnumeratorState(checkpointId: number, uid: string, state: unknown): Promise<EnumeratorStateMetadata> {
     this.checkStillWanted(checkpointId);
     const file = `${ENUMERATORS_FOLDER}/${pathSegmentOf(uid)}.state`;
-    const bytes = encodeState(state, `the enumerator state of source '${uid}'`);
+    return { uid, ...(await this.writeEncoded(checkpointId, file, state, `the enumerator state of source '${uid}'`)) };
+  }
+
+  private async writeEncoded(checkpointId: number, file: string, value: unknown, what: string): Promise<FileHandle> {
+    const bytes = encodeState(value, what);
     await this.writeStateFile(checkpointId, file, bytes);
-    return { uid, file, bytes: bytes.length, sha256: sha256Hex(bytes) };
+    return { file, bytes: bytes.length, sha256: sha256Hex(bytes) };
   }
 
   /**
@@ -345,6 +489,7 @@ export class CheckpointStorage {
         return;
       }
       if (checkpointId > this.latestCompletedId) this.abortedIds.add(checkpointId);
+      this.pendingShared.delete(checkpointId); // what only it referenced goes at the next retention
       this.noteId(checkpointId);
       await this.removeFolder(checkpointId, 'aborted');
     });
@@ -371,7 +516,10 @@ export class CheckpointStorage {
       // The state files were fsynced, but their folder entries are durable only once the folders are.
       const folders = new Set<string>();
       for (const operator of metadata.operators) {
-        for (const handle of operator.subtasks) folders.add(path.dirname(path.join(folder, handle.file)));
+        for (const handle of operator.subtasks) {
+          for (const file of filesOfStateHandle(handle)) folders.add(path.dirname(path.join(folder, file.file)));
+          for (const file of sharedFilesOfStateHandle(handle)) folders.add(path.dirname(path.join(this.dir, file.file)));
+        }
       }
       for (const enumerator of metadata.enumerators) folders.add(path.dirname(path.join(folder, enumerator.file)));
       for (const subfolder of folders) await this.fs.syncDirectory(subfolder);
@@ -385,6 +533,7 @@ export class CheckpointStorage {
     }
     this.completedIds.add(id);
     this.latestCompletedId = id;
+    this.pendingShared.delete(id); // its shared files are referenced by its _metadata now
     for (const aborted of this.abortedIds) if (aborted <= id) this.abortedIds.delete(aborted);
     await this.applyRetention(id);
   }
@@ -413,6 +562,50 @@ export class CheckpointStorage {
         continue;
       }
       await this.removeFolder(folder.id, isCompleted ? 'retired' : 'partial');
+    }
+    await this.removeUnreferencedSharedFiles();
+  }
+
+  /**
+   * Deletes shared files that no completed checkpoint left in the directory and no checkpoint in progress
+   * references: the files of retired checkpoints that newer ones no longer contain, and uploads of
+   * checkpoints that never completed. A file whose references cannot all be read is kept.
+   */
+  private async removeUnreferencedSharedFiles(): Promise<void> {
+    const sharedRoot = path.join(this.dir, SHARED_FOLDER);
+    let onDisk: string[];
+    const referenced = new Set<string>();
+    try {
+      onDisk = [];
+      for (const segment of await this.fs.readdir(sharedRoot)) {
+        for (const name of await this.fs.readdir(path.join(sharedRoot, segment))) onDisk.push(`${SHARED_FOLDER}/${segment}/${name}`);
+      }
+      if (onDisk.length === 0) return;
+      for (const folder of await listCheckpointFolders(this.fs, this.dir)) {
+        const metadataPath = path.join(this.dir, folder.name, METADATA_FILE);
+        if (!(await this.fs.exists(metadataPath))) continue;
+        const metadata = JSON.parse(new TextDecoder().decode(await this.fs.readFile(metadataPath))) as CheckpointMetadata;
+        for (const operator of metadata.operators) {
+          for (const handle of operator.subtasks) for (const file of sharedFilesOfStateHandle(handle)) referenced.add(file.file);
+        }
+      }
+    } catch (error) {
+      this.log(`could not work out which shared checkpoint files are still needed: ${describeError(error)}; keeping them all`);
+      return;
+    }
+    // From here to the deletions nothing awaits: a checkpoint cannot start referencing a file in between.
+    for (const files of this.pendingShared.values()) for (const file of files) referenced.add(file);
+    const unreferenced = new Set(onDisk.filter((file) => !referenced.has(file)));
+    if (unreferenced.size === 0) return;
+    for (const [localFile, shared] of this.sharedByLocalFile) {
+      if (unreferenced.has(shared.file)) this.sharedByLocalFile.delete(localFile);
+    }
+    for (const file of unreferenced) {
+      try {
+        await this.fs.rm(path.join(this.dir, file));
+      } catch (error) {
+        this.log(`could not delete the unreferenced shared checkpoint file '${path.join(this.dir, file)}': ${describeError(error)}`);
+      }
     }
   }
 
@@ -545,13 +738,25 @@ const relativeFileSchema = z
     (file) => file.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && !part.includes('\\')),
     'expected a relative path inside the checkpoint folder',
   );
+const fileHandleSchema = z.object({ file: relativeFileSchema, bytes: z.number().int().min(0), sha256: sha256Schema });
+const namedFileHandleSchema = fileHandleSchema.extend({ name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a plain file name') });
 const stateHandleSchema = z.object({
   subtask: z.number().int().min(0),
   keyGroupRange: z.tuple([z.number().int().min(0), z.number().int().min(0)]),
-  file: relativeFileSchema,
-  bytes: z.number().int().min(0),
-  sha256: sha256Schema,
   isFinished: z.boolean(),
+  operatorState: fileHandleSchema.optional(),
+  keyed: z
+    .discriminatedUnion('kind', [
+      fileHandleSchema.extend({ kind: z.literal('canonical') }),
+      z.object({
+        kind: z.literal('rocksdb'),
+        columnFamilies: z.array(z.string()),
+        sharedFiles: z.array(namedFileHandleSchema.refine((f) => f.file.startsWith(`${SHARED_FOLDER}/`), 'expected a file under shared/')),
+        privateFiles: z.array(namedFileHandleSchema),
+      }),
+    ])
+    .optional(),
+  writtenBytes: z.number().int().min(0).optional(),
 });
 const metadataSchema = z.object({
   format: z.literal(CHECKPOINT_FORMAT),
@@ -562,6 +767,7 @@ const metadataSchema = z.object({
   triggeredAtMs: z.number(),
   durationMs: z.number(),
   totalBytes: z.number(),
+  writtenBytes: z.number().optional(),
   operators: z.array(
     z.object({
       uid: z.string(),
@@ -572,18 +778,13 @@ const metadataSchema = z.object({
       subtasks: z.array(stateHandleSchema),
     }),
   ),
-  enumerators: z.array(z.object({ uid: z.string(), file: relativeFileSchema, bytes: z.number().int().min(0), sha256: sha256Schema })),
+  enumerators: z.array(fileHandleSchema.extend({ uid: z.string() })),
 });
 
 type Verification =
   | { readonly kind: 'checkpoint'; readonly checkpoint: RestoredCheckpoint }
   | { readonly kind: 'problem'; readonly problem: string; readonly isCorrupt: boolean };
 
-interface FileCheck {
-  readonly file: string;
-  readonly bytes: number;
-  readonly sha256: string;
-}
 
 /**
  * Reads `_metadata` and every file it names, comparing sizes and SHA-256. A missing or mismatching file
@@ -606,6 +807,15 @@ async function verifyCheckpoint(fs: CheckpointFileSystem, folder: string, folder
   } catch {
     return corrupt(`${METADATA_FILE}: not valid JSON`);
   }
+  const format = typeof json === 'object' && json !== null ? (json as { format?: unknown }).format : undefined;
+  if (typeof format === 'string' && format.startsWith('eddy-checkpoint/') && format !== CHECKPOINT_FORMAT) {
+    // Another Eddy version's checkpoint is intact, not corrupt: never skip it silently in favour of an older one.
+    throw new ConfigurationError(
+      `checkpoint '${folder}' has format '${format}', which this version of Eddy cannot read (it reads ` +
+        `'${CHECKPOINT_FORMAT}'); restore it with the Eddy version that wrote it, or start without --from-checkpoint ` +
+        'and with an empty --checkpoint-dir',
+    );
+  }
   const parsed = metadataSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -616,9 +826,18 @@ async function verifyCheckpoint(fs: CheckpointFileSystem, folder: string, folder
   if (folderId !== undefined && Number(folderId) !== metadata.checkpointId) {
     return corrupt(`${METADATA_FILE}: names checkpoint ${metadata.checkpointId}, not ${Number(folderId)}`);
   }
-  const files: FileCheck[] = [...metadata.operators.flatMap((operator) => operator.subtasks), ...metadata.enumerators];
+  const files: FileHandle[] = [...metadata.operators.flatMap((operator) => operator.subtasks.flatMap(filesOfStateHandle)), ...metadata.enumerators];
   for (const check of files) {
     const { problem } = await readChecked(fs, folder, check);
+    if (problem !== undefined) return corrupt(`${check.file}: ${problem}`);
+  }
+  const shared = new Map<string, FileHandle>();
+  for (const operator of metadata.operators) {
+    for (const handle of operator.subtasks) for (const file of sharedFilesOfStateHandle(handle)) shared.set(file.file, file);
+  }
+  for (const check of shared.values()) {
+    // Shared files live in the checkpoint directory, next to the chk folders; large: hashed as streams.
+    const problem = await hashProblem(fs, path.dirname(folder), check);
     if (problem !== undefined) return corrupt(`${check.file}: ${problem}`);
   }
   return { kind: 'checkpoint', checkpoint: new VerifiedCheckpoint(fs, folder, metadata) };
@@ -628,7 +847,7 @@ async function verifyCheckpoint(fs: CheckpointFileSystem, folder: string, folder
 async function readChecked(
   fs: CheckpointFileSystem,
   folder: string,
-  check: FileCheck,
+  check: FileHandle,
 ): Promise<{ readonly bytes: Uint8Array; readonly problem: undefined } | { readonly bytes: undefined; readonly problem: string }> {
   const filePath = path.join(folder, check.file);
   let bytes: Uint8Array;
@@ -643,6 +862,20 @@ async function readChecked(
   }
   if (sha256Hex(bytes) !== check.sha256) return { bytes: undefined, problem: 'checksum mismatch' };
   return { bytes, problem: undefined };
+}
+
+/** Size and checksum of a (possibly large) file, read as a stream; a problem when missing or different. */
+async function hashProblem(fs: CheckpointFileSystem, base: string, check: FileHandle): Promise<string | undefined> {
+  const filePath = path.join(base, check.file);
+  let actual: { readonly bytes: number; readonly sha256: string };
+  try {
+    actual = await fs.hashFile(filePath);
+  } catch (error) {
+    if (errorCodeOf(error) === 'ENOENT') return 'missing';
+    throw unreadable(filePath, error);
+  }
+  if (actual.bytes !== check.bytes) return `${actual.bytes} bytes, expected ${check.bytes}`;
+  return actual.sha256 === check.sha256 ? undefined : 'checksum mismatch';
 }
 
 function unreadable(filePath: string, error: unknown): EddyError {
@@ -665,17 +898,65 @@ class VerifiedCheckpoint implements RestoredCheckpoint {
   }
 
   async readState(uid: string, subtask: number): Promise<OperatorSnapshot> {
+    const [operatorPart, keyedPart] = await Promise.all([this.readOperatorState(uid, subtask), this.readKeyedState(uid, subtask)]);
+    return {
+      keyed: keyedPart.keyed,
+      ...operatorPart,
+      ...(keyedPart.native === undefined ? {} : { restoredNativeKeyed: [keyedPart.native] }),
+    };
+  }
+
+  async readOperatorState(uid: string, subtask: number): Promise<OperatorStatePart> {
+    const handle = this.handleOf(uid, subtask);
+    if (handle.operatorState === undefined) return { operatorState: {} };
+    const value = await this.readVerified(handle.operatorState);
+    if (!isOperatorStatePart(value)) throw this.malformed(handle.operatorState, 'operator state');
+    return value;
+  }
+
+  async readKeyedState(uid: string, subtask: number): Promise<KeyedStatePart> {
+    const handle = this.handleOf(uid, subtask);
+    const keyed = handle.keyed;
+    if (keyed === undefined) return { keyed: undefined };
+    if (keyed.kind === 'canonical') {
+      const value = await this.readVerified(keyed);
+      if (!isKeyedStateSnapshot(value)) throw this.malformed(keyed, 'keyed state');
+      return { keyed: value };
+    }
+    const maxParallelism = this.metadata.operators.find((operator) => operator.uid === uid)!.maxParallelism;
+    const files: Array<NativeKeyedStateRestore['files'][number]> = [];
+    for (const [base, file] of [
+      ...keyed.sharedFiles.map((f) => [path.dirname(this.path), f] as const),
+      ...keyed.privateFiles.map((f) => [this.path, f] as const),
+    ]) {
+      const problem = await hashProblem(this.fs, base, file);
+      if (problem !== undefined) {
+        throw new EddyError(`checkpoint file '${path.join(base, file.file)}' is corrupt: ${problem}`, { domain: 'external' });
+      }
+      files.push({ name: file.name, path: path.join(base, file.file), bytes: file.bytes, sha256: file.sha256 });
+    }
+    return {
+      keyed: undefined,
+      native: {
+        format: 'eddy-rocksdb/1',
+        maxParallelism,
+        keyGroupRange: [handle.keyGroupRange[0], handle.keyGroupRange[1]],
+        columnFamilies: [...keyed.columnFamilies],
+        files,
+      },
+    };
+  }
+
+  private handleOf(uid: string, subtask: number): StateHandle {
     const handle = this.metadata.operators.find((operator) => operator.uid === uid)?.subtasks.find((h) => h.subtask === subtask);
     if (handle === undefined) {
       throw new EddyError(`checkpoint '${this.path}' holds no state for operator '${uid}' subtask ${subtask}`);
     }
-    const value = await this.readVerified(handle);
-    if (!isOperatorSnapshot(value)) {
-      throw new EddyError(`checkpoint file '${path.join(this.path, handle.file)}' does not hold an operator snapshot`, {
-        domain: 'external',
-      });
-    }
-    return value;
+    return handle;
+  }
+
+  private malformed(file: FileHandle, what: string): EddyError {
+    return new EddyError(`checkpoint file '${path.join(this.path, file.file)}' does not hold ${what}`, { domain: 'external' });
   }
 
   async readEnumeratorState(uid: string): Promise<unknown | undefined> {
@@ -683,7 +964,7 @@ class VerifiedCheckpoint implements RestoredCheckpoint {
     return handle === undefined ? undefined : this.readVerified(handle);
   }
 
-  private async readVerified(check: FileCheck): Promise<unknown> {
+  private async readVerified(check: FileHandle): Promise<unknown> {
     const filePath = path.join(this.path, check.file);
     const result = await readChecked(this.fs, this.path, check);
     if (result.bytes === undefined) {
@@ -700,16 +981,16 @@ class VerifiedCheckpoint implements RestoredCheckpoint {
   }
 }
 
-function isOperatorSnapshot(value: unknown): value is OperatorSnapshot {
+function isOperatorStatePart(value: unknown): value is OperatorStatePart {
   if (typeof value !== 'object' || value === null) return false;
-  const { keyed, operatorState, unionStateNames } = value as Record<string, unknown>;
+  const { operatorState, unionStateNames } = value as Record<string, unknown>;
   if (typeof operatorState !== 'object' || operatorState === null || Array.isArray(operatorState)) return false;
   if (!Object.values(operatorState).every(Array.isArray)) return false;
-  if (unionStateNames !== undefined && !(Array.isArray(unionStateNames) && unionStateNames.every((n) => typeof n === 'string'))) {
-    return false;
-  }
-  if (keyed === undefined) return true;
-  if (typeof keyed !== 'object' || keyed === null) return false;
-  const { format, keyGroups } = keyed as Record<string, unknown>;
+  return unionStateNames === undefined || (Array.isArray(unionStateNames) && unionStateNames.every((n) => typeof n === 'string'));
+}
+
+function isKeyedStateSnapshot(value: unknown): value is KeyedStateSnapshot {
+  if (typeof value !== 'object' || value === null) return false;
+  const { format, keyGroups } = value as Record<string, unknown>;
   return typeof format === 'string' && Array.isArray(keyGroups);
 }

@@ -38,25 +38,39 @@ export {
   type CheckpointingMode,
 } from './checkpoint-config.ts';
 export {
+  bytesOfStateHandle,
   CHECKPOINT_FORMAT,
+  filesOfStateHandle,
+  SHARED_FOLDER,
+  sharedFilesOfStateHandle,
+  writtenBytesOfStateHandle,
   type CheckpointMetadata,
   type EnumeratorStateMetadata,
+  type FileHandle,
+  type CanonicalKeyedStateHandle,
+  type KeyedStateHandle,
+  type NamedFileHandle,
+  type RocksDBStateHandle,
   type OperatorStateMetadata,
   type StateHandle,
 } from './checkpoint-metadata.ts';
 export { errorCodeOf, nodeCheckpointFileSystem, type CheckpointFileSystem } from './checkpoint-file-system.ts';
 export {
+  CHECKPOINT_DIR_FORMAT,
   CheckpointStorage,
   checkpointFolderName,
   loadCheckpoint,
   pathSegmentOf,
   type CheckpointStorageOptions,
   type OperatorSnapshot,
+  type KeyedStatePart,
+  type OperatorStatePart,
   type RestoredCheckpoint,
 } from './checkpoint-storage.ts';
 export {
   checkRestoreCompatibility,
   oldSubtasksFor,
   redistributeSnapshots,
+  type OldSubtasks,
   type RestoreTarget,
 } from './restore-assignment.ts';

@@ -15,9 +15,9 @@ import type { OperatorSnapshot } from './checkpoint-storage.ts';
  *   round-robin: element j goes to new subtask j mod p'. Every element lands exactly once.
  * - Union state (names in `unionStateNames`) goes whole to every new subtask.
  *
- * Round-robin needs the whole merged list, so operator state is read from every old subtask. A keyed
- * operator reads only the overlapping ones: its operator state must therefore be union state (the
- * broadcast state of a keyed broadcast operator is), which any subset of old subtasks carries whole.
+ * Round-robin needs the whole merged list, so operator state is read from every old subtask that has
+ * some; keyed state only from the old subtasks whose key-group ranges overlap (the two are separate
+ * files, see `StateHandle`).
  */
 
 export interface RestoreTarget {
@@ -76,20 +76,26 @@ export function checkRestoreCompatibility(
   }
 }
 
-/**
- * Old subtasks whose state new subtask `subtask` of `parallelism` needs: keyed state by overlapping
- * key-group ranges; operator (list) state from every old subtask. An operator is keyed when every
- * handle has a non-empty key-group range. Ascending subtask order.
- */
-export function oldSubtasksFor(operator: OperatorStateMetadata, subtask: number, parallelism: number): number[] {
+/** Which old subtasks' files one new subtask reads, per kind of state; ascending subtask order. */
+export interface OldSubtasks {
+  /** Old subtasks with operator (list/union) state: all of them, since round-robin needs every list. */
+  readonly operatorState: readonly number[];
+  /** Old subtasks with keyed state whose key-group range overlaps the new subtask's. */
+  readonly keyed: readonly number[];
+}
+
+/** Old subtasks whose state new subtask `subtask` of `parallelism` needs; see {@link OldSubtasks}. */
+export function oldSubtasksFor(operator: OperatorStateMetadata, subtask: number, parallelism: number): OldSubtasks {
   checkSubtask(operator.maxParallelism, parallelism, subtask);
   const handles = [...operator.subtasks].sort((a, b) => a.subtask - b.subtask);
-  const isKeyed = handles.length > 0 && handles.every(hasKeyGroups);
-  if (!isKeyed) return handles.map((handle) => handle.subtask);
   const range = computeKeyGroupRangeForOperatorIndex(operator.maxParallelism, parallelism, subtask);
-  return handles
-    .filter((handle) => handle.keyGroupRange[0] < range.end && range.start < handle.keyGroupRange[1])
-    .map((handle) => handle.subtask);
+  return {
+    operatorState: handles.filter((handle) => handle.operatorState !== undefined).map((handle) => handle.subtask),
+    keyed: handles
+      .filter((handle) => handle.keyed !== undefined && hasKeyGroups(handle))
+      .filter((handle) => handle.keyGroupRange[0] < range.end && range.start < handle.keyGroupRange[1])
+      .map((handle) => handle.subtask),
+  };
 }
 
 /**
@@ -131,7 +137,17 @@ export function redistributeSnapshots(
   }
 
   const keyed = mergeKeyGroups(ordered, range, maxParallelism);
-  return unionNames.size === 0 ? { keyed, operatorState } : { keyed, operatorState, unionStateNames: [...unionNames] };
+  // Native (RocksDB) state moves as whole databases: the backend keeps its own key groups of each.
+  const natives = ordered.flatMap(({ snapshot }) => snapshot.restoredNativeKeyed ?? []).filter((native) => {
+    const [start, end] = native.keyGroupRange;
+    return start < range.end && range.start < end;
+  });
+  return {
+    keyed,
+    operatorState,
+    ...(unionNames.size === 0 ? {} : { unionStateNames: [...unionNames] }),
+    ...(natives.length === 0 ? {} : { restoredNativeKeyed: natives }),
+  };
 }
 
 function mergeKeyGroups(

@@ -1,10 +1,13 @@
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { DEFAULT_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM } from '../core/key-group.ts';
 import type { CheckpointingMode } from '../checkpoint/checkpoint-config.ts';
 import { DEFAULT_RESTART_STRATEGY, parseRestartStrategy, type RestartStrategySpec } from '../checkpoint/restart-strategy.ts';
+import { parseByteSize } from '../core/byte-size.ts';
+import { STATE_BACKEND_KINDS, type StateBackendConfig, type StateBackendOverrides } from '../state/state-backend-config.ts';
 
 /**
  * Engine options: reserved names that configure how a job runs, not what it computes. Every other
@@ -39,6 +42,9 @@ export const ENGINE_OPTIONS: readonly EngineOptionSpec[] = [
     defaultText: 'exponential-delay with checkpointing, else none',
   },
   { name: 'from-checkpoint', description: 'resume from a chk-<id> folder, or the latest completed checkpoint of a checkpoint dir', defaultText: 'none' },
+  { name: 'state-backend', description: 'where keyed state lives: memory (the heap) | rocksdb (on disk, larger than memory)', defaultText: "the job's choice, else memory" },
+  { name: 'state-dir', description: 'an existing folder for the rocksdb backend\'s databases (a folder per run inside it)', defaultText: 'the system temp folder' },
+  { name: 'state-memory', description: 'budget of the rocksdb backend\'s state caches for the whole run, e.g. 256mb', defaultText: 'a quarter of the heap limit' },
   { name: 'quiet', description: 'print neither progress nor the end-of-run summary', defaultText: 'false' },
 ];
 
@@ -46,9 +52,6 @@ export const ENGINE_OPTIONS: readonly EngineOptionSpec[] = [
 export const RESERVED_ENGINE_OPTIONS: ReadonlyMap<string, string> = new Map([
   ['from-savepoint', 'savepoints'],
   ['allow-non-restored-state', 'savepoints'],
-  ['state-backend', 'the RocksDB state backend'],
-  ['state-dir', 'the RocksDB state backend'],
-  ['state-memory', 'the RocksDB state backend'],
 ]);
 
 /**
@@ -73,6 +76,8 @@ export interface EngineOptions {
   readonly checkpoint?: CheckpointOptions;
   /** `--from-checkpoint`: a `chk-<id>` folder or a checkpoint dir. */
   readonly fromCheckpoint?: string;
+  /** `--state-backend`, `--state-dir`, `--state-memory` as given; absent: the job's choice (else memory). */
+  readonly stateBackend?: StateBackendOverrides;
 }
 
 /** The checkpoint engine options of a run that checkpoints. */
@@ -199,6 +204,11 @@ export function extractEngineOptions(options: ReadonlyMap<string, string | true>
     );
   }
   const fromCheckpoint = stringOf('from-checkpoint', take('from-checkpoint'));
+  const stateBackend = parseStateBackend(
+    stringOf('state-backend', take('state-backend')),
+    stringOf('state-dir', take('state-dir')),
+    stringOf('state-memory', take('state-memory')),
+  );
   const checkpoint: CheckpointOptions | undefined =
     checkpointing === 'off' || checkpointDir === undefined
       ? undefined
@@ -214,7 +224,33 @@ export function extractEngineOptions(options: ReadonlyMap<string, string | true>
       isQuiet,
       ...(checkpoint === undefined ? {} : { checkpoint }),
       ...(fromCheckpoint === undefined ? {} : { fromCheckpoint }),
+      ...(stateBackend === undefined ? {} : { stateBackend }),
     },
     jobOptions,
+  };
+}
+
+/**
+ * `--state-backend`, `--state-dir`, `--state-memory` as given; merged with the job's own choice by
+ * `resolveStateBackend` once the graph is built. The folder's existence is checked when the job starts
+ * (by the executor), so API users get the same errors.
+ */
+function parseStateBackend(
+  kind: string | undefined,
+  dir: string | undefined,
+  memory: string | undefined,
+): StateBackendOverrides | undefined {
+  if (kind !== undefined && !(STATE_BACKEND_KINDS as readonly string[]).includes(kind)) {
+    throw new ConfigurationError(`--state-backend must be ${STATE_BACKEND_KINDS.join(' or ')}, got '${kind}'`);
+  }
+  if (kind === 'memory' && (dir !== undefined || memory !== undefined)) {
+    throw new ConfigurationError(`${dir !== undefined ? '--state-dir' : '--state-memory'} configures the rocksdb state backend, not memory`);
+  }
+  if (dir !== undefined && dir.trim() === '') throw new ConfigurationError('--state-dir needs a folder');
+  if (kind === undefined && dir === undefined && memory === undefined) return undefined;
+  return {
+    ...(kind === undefined ? {} : { kind: kind as StateBackendConfig['kind'] }),
+    ...(dir === undefined ? {} : { dir: path.resolve(dir) }),
+    ...(memory === undefined ? {} : { memoryBytes: parseByteSize(memory, '--state-memory') }),
   };
 }

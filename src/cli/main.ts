@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { StreamEnvironment } from '../api/stream-environment.ts';
 import { BadRecordError, ConfigurationError, EddyError, describeError } from '../core/errors.ts';
 import { executeJob } from '../runtime/local-executor.ts';
+import { resolveStateBackend } from '../runtime/state-backend-factory.ts';
 import { camelToKebab, kebabToCamel, parseArgv } from './argv.ts';
 import { extractEngineOptions } from './engine-options.ts';
 import { formatJobHelp, USAGE, RUN_USAGE } from './help.ts';
@@ -101,6 +102,7 @@ async function runCommand(
       job: { modulePath: loaded.modulePath, exportName: loaded.exportName, rawArgs },
       onBadRecord: engine.onBadRecord,
       bufferTimeoutMs: engine.bufferTimeoutMs,
+      stateBackend: resolveStateBackend(graph.stateBackend, engine.stateBackend),
       log: (line) => io.err(`eddy: ${line}\n`),
       ...(engine.checkpoint === undefined ? {} : { checkpointing: engine.checkpoint }),
       ...(engine.fromCheckpoint === undefined ? {} : { fromCheckpoint: engine.fromCheckpoint }),

@@ -3,8 +3,9 @@ import { MAX_WATERMARK, MIN_WATERMARK } from '../core/time.ts';
 import type { JobProgress, JobResult } from '../runtime/local-executor.ts';
 
 /**
- * The progress line: elapsed time, records read and written, rate, the sinks' watermark, and the last
- * completed checkpoint (`checkpoint 12 (84 ms, 1.2 MB)`) when the job checkpoints.
+ * The progress line: elapsed time, records read and written, rate, the sinks' watermark, the last
+ * completed checkpoint (`checkpoint 12 (84 ms, 1.2 MB)`) when the job checkpoints, and the consumer
+ * lag of sources that report it (`lag orders-0:12 orders-1:0`).
  */
 export function formatProgress(progress: JobProgress, elapsedMs: number): string {
   const parts = [
@@ -15,9 +16,37 @@ export function formatProgress(progress: JobProgress, elapsedMs: number): string
   ];
   const checkpoint = progress.lastCheckpoint;
   if (checkpoint !== undefined) {
-    parts.push(`checkpoint ${checkpoint.checkpointId} (${formatCount(checkpoint.durationMs)} ms, ${formatBytes(checkpoint.totalBytes)})`);
+    const size =
+      checkpoint.writtenBytes < checkpoint.totalBytes
+        ? `${formatBytes(checkpoint.writtenBytes)} of ${formatBytes(checkpoint.totalBytes)}`
+        : formatBytes(checkpoint.totalBytes);
+    parts.push(`checkpoint ${checkpoint.checkpointId} (${formatCount(checkpoint.durationMs)} ms, ${size})`);
   }
+  const lag = formatLag(progress.sources.flatMap((source) => source.splitLags ?? []));
+  if (lag !== undefined) parts.push(lag);
   return parts.join(' · ');
+}
+
+/** Splits listed one by one in the progress line; beyond that, the total and the largest. */
+const MAX_LISTED_SPLIT_LAGS = 4;
+
+/**
+ * Consumer lag for the progress line: `lag orders-0:12 orders-1:0` (by split, `orders-2` before
+ * `orders-10`), or with many splits `lag 1,234 (max orders-3:800)`; undefined when no source reports lag.
+ */
+export function formatLag(splitLags: ReadonlyArray<readonly [splitId: string, lagRecords: number]>): string | undefined {
+  if (splitLags.length === 0) return undefined;
+  const sorted = [...splitLags].sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
+  if (sorted.length <= MAX_LISTED_SPLIT_LAGS) {
+    return `lag ${sorted.map(([splitId, lag]) => `${splitId}:${formatCount(lag)}`).join(' ')}`;
+  }
+  let total = 0;
+  let max = sorted[0]!;
+  for (const entry of sorted) {
+    total += entry[1];
+    if (entry[1] > max[1]) max = entry;
+  }
+  return `lag ${formatCount(total)} (max ${max[0]}:${formatCount(max[1])})`;
 }
 
 /** Bytes for people, decimal units: `512 B`, `1.2 kB`, `1.2 MB`, `3.4 GB`. */

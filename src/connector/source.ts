@@ -98,7 +98,16 @@ export interface ReaderOutput<T> {
   reportBadRecord(splitId: string, location: string, message: string, raw: string): void;
   /** The split has no more records: it stops holding back the watermark. */
   finishSplit(splitId: string): void;
+  /**
+   * A bad record the reader already handled by a policy of its own (a Kafka source's `skip` or
+   * dead-letter topic), so that it is counted like the job's policy counts bad records and shows in
+   * the summary. Optional: outputs that count nothing may leave it out.
+   */
+  countBadRecord?(splitId: string, disposition: 'skipped' | 'dead-lettered'): void;
 }
+
+/** How far a split is behind the end of its input, in records (Kafka: end offset − next offset). */
+export type SplitLag = readonly [splitId: string, lagRecords: number];
 
 /**
  * Reads the splits assigned to one source subtask. Called only from its task, one call at a time; `pollNext`
@@ -122,5 +131,11 @@ export interface SourceReader<T, Split extends SourceSplit> {
   /** The assigned, unfinished splits at the position after the last emitted record. */
   snapshotState(checkpointId: number): Split[];
   notifyCheckpointComplete?(checkpointId: number): void;
+  /**
+   * The lag of each assigned split as last observed, for the progress line. Optional: sources that
+   * cannot tell how much input is left (files, generators) leave it out. Called off the hot path, about
+   * once a second.
+   */
+  splitLags?(): readonly SplitLag[];
   close(): Promise<void>;
 }

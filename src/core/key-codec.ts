@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors.ts';
+import { ConfigurationError, EddyError } from './errors.ts';
 
 /**
  * The canonical byte encoding of keys.
@@ -268,4 +268,142 @@ export function keyIdOf(key: unknown): KeyId {
       return `\u0001c${Buffer.from(sharedWriter.bytes.buffer, 0, sharedWriter.length).toString('latin1')}`;
     }
   }
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const floatBytes = new Uint8Array(8);
+const floatView = new DataView(floatBytes.buffer);
+
+/**
+ * Reads canonical key encodings back (the RocksDB backend stores keys in this form and needs them as
+ * values again for snapshots, timers and `getKeys`). `offset` advances past what each read consumed.
+ */
+export class KeyReader {
+  bytes: Uint8Array;
+  offset: number;
+  /** Where the readable bytes end (exclusive). */
+  end: number;
+
+  constructor(bytes: Uint8Array, offset = 0, end = bytes.length) {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.end = end;
+  }
+
+  byte(): number {
+    if (this.offset >= this.end) throw truncated(this.offset);
+    return this.bytes[this.offset++]!;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const byte = this.byte();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+      if (scale > 2 ** 56) throw new EddyError(`canonical key: varint at offset ${this.offset} is too long`);
+    }
+  }
+
+  /** A varint length prefix followed by that many UTF-8 bytes. */
+  string(): string {
+    const length = this.varint();
+    const start = this.offset;
+    this.skip(length);
+    const bytes = this.bytes;
+    // ASCII (most keys and property names) without a call into TextDecoder.
+    if (length <= SHORT_STRING_LENGTH) {
+      let text = '';
+      for (let i = start; i < start + length; i++) {
+        const byte = bytes[i]!;
+        if (byte >= 0x80) return decoder.decode(bytes.subarray(start, start + length));
+        text += String.fromCharCode(byte);
+      }
+      return text;
+    }
+    return decoder.decode(bytes.subarray(start, start + length));
+  }
+
+  skip(length: number): void {
+    if (this.offset + length > this.end) throw truncated(this.offset);
+    this.offset += length;
+  }
+}
+
+function truncated(offset: number): EddyError {
+  return new EddyError(`canonical key: truncated at offset ${offset}; the stored key bytes are corrupt`);
+}
+
+/**
+ * Reads one canonically encoded key at `reader.offset` — the exact inverse of {@link writeKey}: for
+ * every {@link KeyValue} `k`, `readKey(encodeKey(k))` deep-equals `k`, except that −0 reads back as 0,
+ * every NaN as the canonical NaN, and a lone surrogate as U+FFFD (as they were written). Plain objects
+ * come back with their properties in name order. Throws an EddyError on bytes no key encodes to.
+ */
+export function readKey(reader: KeyReader): KeyValue {
+  const tag = reader.byte();
+  switch (tag) {
+    case 0x00:
+      return null;
+    case 0x01:
+      return false;
+    case 0x02:
+      return true;
+    case 0x10: {
+      reader.skip(8);
+      const bytes = reader.bytes;
+      const at = reader.offset - 8;
+      // A safe integer: high word signed, low word unsigned; hi·2³² + lo is exact in that range.
+      const high = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+      const low = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
+      return high * 4_294_967_296 + low;
+    }
+    case 0x11: {
+      reader.skip(8);
+      floatBytes.set(reader.bytes.subarray(reader.offset - 8, reader.offset));
+      return floatView.getFloat64(0);
+    }
+    case 0x12: {
+      const isNegative = reader.byte() === 1;
+      const length = reader.varint();
+      let magnitude = 0n;
+      for (let i = 0; i < length; i++) magnitude = (magnitude << 8n) | BigInt(reader.byte());
+      return isNegative ? -magnitude : magnitude;
+    }
+    case 0x20:
+      return reader.string();
+    case 0x30: {
+      const count = reader.varint();
+      const elements: KeyValue[] = [];
+      for (let i = 0; i < count; i++) elements.push(readKey(reader));
+      return elements;
+    }
+    case 0x40: {
+      const count = reader.varint();
+      const record: Record<string, KeyValue> = {};
+      for (let i = 0; i < count; i++) {
+        if (reader.byte() !== 0x20) throw new EddyError(`canonical key: property name expected at offset ${reader.offset - 1}`);
+        const name = reader.string();
+        const value = readKey(reader);
+        // Own data property even for '__proto__' (plain assignment would set the prototype).
+        if (name === '__proto__') Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
+        else record[name] = value;
+      }
+      return record;
+    }
+    default:
+      throw new EddyError(
+        `canonical key: unknown tag 0x${tag.toString(16)} at offset ${reader.offset - 1}; the stored key bytes are corrupt`,
+      );
+  }
+}
+
+/** The key encoded in `bytes[start, end)` (the whole range must be one key); see {@link readKey}. */
+export function decodeKey(bytes: Uint8Array, start = 0, end = bytes.length): KeyValue {
+  const reader = new KeyReader(bytes, start, end);
+  const key = readKey(reader);
+  if (reader.offset !== end) throw new EddyError(`canonical key: ${end - reader.offset} trailing bytes after the key`);
+  return key;
 }

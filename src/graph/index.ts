@@ -19,6 +19,6 @@ export type {
   StreamGraph,
   StreamNode,
 } from './stream-graph.ts';
-export { planJob, describeNode } from './plan.ts';
+export { planJob, describeNode, type PlanOptions } from './plan.ts';
 export type { ExecutionPlan, JobVertex, PlannedNode, VertexInput } from './plan.ts';
 export { fingerprintGraph } from './fingerprint.ts';

@@ -70,11 +70,22 @@ export function describeNode(node: StreamNode): string {
   return `'${node.name}' (${node.kind} #${node.id})`;
 }
 
+/** How to chain. */
+export interface PlanOptions {
+  /**
+   * Chain hash (keyBy) edges between two parallelism-1 nodes (default true). False when keyed state is
+   * in RocksDB: a keyed operator must head its task, where the input gate lets it prefetch each batch's
+   * state before processing it; inside a chain every state access would be a blocking read.
+   */
+  readonly chainKeyedEdges?: boolean;
+}
+
 /**
  * Validates the graph and chains it into vertices; pure, O(nodes + edges). Throws ConfigurationError naming
  * the node and the fix for missing or duplicate uids, bad parallelism, invalid edges or a cycle.
  */
-export function planJob(graph: StreamGraph): ExecutionPlan {
+export function planJob(graph: StreamGraph, options: PlanOptions = {}): ExecutionPlan {
+  const chainKeyedEdges = options.chainKeyedEdges ?? true;
   checkParallelism(graph.maxParallelism, graph.defaultParallelism);
   const nodeById = new Map<number, StreamNode>();
   for (const node of graph.nodes) {
@@ -114,6 +125,7 @@ export function planJob(graph: StreamGraph): ExecutionPlan {
     if (target.chainingStrategy !== 'always' || source.chainingStrategy === 'never') return false;
     if (sourceParallelism !== targetParallelism) return false;
     if (edge.partitioning.kind === 'forward') return true;
+    if (edge.partitioning.kind === 'hash' && !chainKeyedEdges) return false;
     return sourceParallelism === 1 && edge.partitioning.kind !== 'custom';
   };
 

@@ -91,4 +91,14 @@ export interface StreamGraph {
   readonly maxParallelism: number;
   readonly nodes: readonly StreamNode[];
   readonly edges: readonly StreamEdge[];
+  /** The job's own choice of state backend (`env.setStateBackend`); a run's `--state-backend` overrides it. */
+  readonly stateBackend?: JobStateBackend;
 }
+
+/**
+ * A job's default state backend. For rocksdb, `dir` and `memory` (a size such as `256mb`) fall back to the
+ * run's defaults when unset.
+ */
+export type JobStateBackend =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'rocksdb'; readonly dir?: string; readonly memory?: string };

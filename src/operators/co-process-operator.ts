@@ -1,3 +1,4 @@
+import { assignToKeyGroup } from '../core/key-group.ts';
 import type { CoProcessFunction, KeyedCoProcessFunction, KeySelector } from '../api/functions.ts';
 import {
   instantiateFunction,
@@ -29,6 +30,13 @@ export class KeyedCoProcessOperator<K, IN1, IN2, OUT> extends KeyedFunctionOpera
     this.openFunctionContext();
     this.function = instantiateFunction(this.userFunction);
     this.function.open?.(keyedRuntimeContextOf(this.context, this.backend));
+  }
+
+  prefetch(values: readonly unknown[], timestamps: ArrayLike<number>, length: number, input: number): Promise<void> | undefined {
+    return this.prefetchBatch(values, timestamps, length, (value, _timestampMs, backend) => {
+      const key = input === 0 ? this.keySelector1(value as IN1) : this.keySelector2(value as IN2);
+      backend.prefetchKey!(key, assignToKeyGroup(key, backend.maxParallelism));
+    });
   }
 
   processRecord(value: unknown, timestampMs: number, input: number): void {

@@ -1,3 +1,4 @@
+import { assignToKeyGroup } from '../core/key-group.ts';
 import type { KeySelector, ProcessJoinFunction } from '../api/functions.ts';
 import type { OutputTag } from '../core/output-tag.ts';
 import { MIN_WATERMARK } from '../core/time.ts';
@@ -89,6 +90,14 @@ export class IntervalJoinOperator<L, R, OUT> extends OperatorBase<OUT> implement
     this.functionContext = new UserFunctionContext(this.context, () => this.currentWatermark, this.backend, undefined);
     this.function = instantiateFunction(this.userFunction);
     this.function.open?.(runtimeContextOf(this.context));
+  }
+
+  /** Reads ahead (RocksDB) both buffers of each record's key: a record probes the other side's buffer. */
+  prefetch(values: readonly unknown[], timestamps: ArrayLike<number>, length: number, input: number): Promise<void> | undefined {
+    return this.prefetchBatch(values, timestamps, length, (value, _timestampMs, backend) => {
+      const key = input === 0 ? this.options.leftKeySelector(value as L) : this.options.rightKeySelector(value as R);
+      backend.prefetchKey!(key, assignToKeyGroup(key, backend.maxParallelism));
+    });
   }
 
   processRecord(value: unknown, timestampMs: number, input: number): void {

@@ -1,3 +1,4 @@
+import { assignToKeyGroup } from '../core/key-group.ts';
 import type { KeyedProcessFunction, KeySelector } from '../api/functions.ts';
 import { instantiateFunction, keyedRuntimeContextOf } from './function-contexts.ts';
 import { KeyedFunctionOperator } from './keyed-function-operator.ts';
@@ -21,6 +22,13 @@ export class KeyedProcessOperator<K, IN, OUT> extends KeyedFunctionOperator<K, O
     this.openFunctionContext();
     this.function = instantiateFunction(this.userFunction);
     this.function.open?.(keyedRuntimeContextOf(this.context, this.backend));
+  }
+
+  prefetch(values: readonly unknown[], timestamps: ArrayLike<number>, length: number): Promise<void> | undefined {
+    return this.prefetchBatch(values, timestamps, length, (value, _timestampMs, backend) => {
+      const key = this.keySelector(value as IN);
+      backend.prefetchKey!(key, assignToKeyGroup(key, backend.maxParallelism));
+    });
   }
 
   processRecord(value: unknown, timestampMs: number): void {

@@ -17,8 +17,14 @@ export class OperatorMetrics {
   sideOutputDiscarded = 0;
   /** Current output watermark of the operator (MIN_SAFE_INTEGER before any). */
   currentWatermarkMs = Number.MIN_SAFE_INTEGER;
+  /**
+   * Set by a source operator whose reader reports lag: read when a snapshot is taken (about once a
+   * second), never on the hot path.
+   */
+  readSplitLags: (() => ReadonlyArray<readonly [splitId: string, lagRecords: number]>) | undefined = undefined;
 
   toJSON(): OperatorMetricsSnapshot {
+    const readSplitLags = this.readSplitLags;
     return {
       recordsIn: this.recordsIn,
       recordsOut: this.recordsOut,
@@ -28,6 +34,7 @@ export class OperatorMetrics {
       badRecordsDeadLettered: this.badRecordsDeadLettered,
       sideOutputDiscarded: this.sideOutputDiscarded,
       currentWatermarkMs: this.currentWatermarkMs,
+      ...(readSplitLags === undefined ? {} : { splitLags: readSplitLags() }),
     };
   }
 }
@@ -42,4 +49,6 @@ export interface OperatorMetricsSnapshot {
   readonly badRecordsDeadLettered: number;
   readonly sideOutputDiscarded: number;
   readonly currentWatermarkMs: number;
+  /** Sources that report lag (Kafka): records each assigned split is behind, as last observed. */
+  readonly splitLags?: ReadonlyArray<readonly [splitId: string, lagRecords: number]>;
 }

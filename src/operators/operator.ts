@@ -39,6 +39,14 @@ export interface StreamOperator<OUT = unknown> {
   openAsync?(): Promise<void>;
   /** Optional backpressure: undefined when ready for more input, else a promise that resolves when it is. */
   waitUntilReady?(): Promise<void> | undefined;
+  /**
+   * Optional, chain heads only: asynchronous work a batch of records needs before it is processed — a
+   * keyed operator on RocksDB loads the state the records will touch, so that processing them stays
+   * synchronous and does not block on reads. Undefined when nothing needs loading. Called once per batch
+   * (`values[0..length)` with their event times, arriving on `input`), right before that batch is processed; the task does
+   * nothing else meanwhile. Only an optimisation: state access stays correct without it.
+   */
+  prefetch?(values: readonly unknown[], timestamps: ArrayLike<number>, length: number, input: number): Promise<void> | undefined;
   /** Optional async work after `finish` (sinks: flush to durable storage). */
   finishAsync?(): Promise<void>;
   /** Optional async release of external resources, after `close`. */

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { AcknowledgedState } from '../checkpoint/checkpoint-coordinator.ts';
 import type { StateHandle } from '../checkpoint/checkpoint-metadata.ts';
+import type { ResolvedStateBackend } from './state-backend-factory.ts';
 import type { OperatorSnapshot } from '../operators/operator.ts';
 import type { JobModuleRef } from '../api/job.ts';
 import type { BadRecordPolicy } from './bad-record-handler.ts';
@@ -41,6 +42,8 @@ export interface WorkerSettings {
   readonly attempt: number;
   /** True when restoring: operators ask the job manager for their state before opening. */
   readonly isRestoring: boolean;
+  /** The keyed state backend of this run (folders already created by the job manager). */
+  readonly stateBackend: ResolvedStateBackend;
 }
 
 /** Messages from the job manager to a worker. */

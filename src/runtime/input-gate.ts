@@ -34,7 +34,8 @@ export interface InputGateOptions {
 }
 
 /** What one {@link InputGate} step did: handled a message, found none ready, or saw every input end. */
-export type GateStep = 'processed' | 'nothing-available' | 'all-ended';
+/** `preparing`: the next batch first needs the promise of {@link InputGate.takePreparation}. */
+export type GateStep = 'processed' | 'nothing-available' | 'all-ended' | 'preparing';
 
 /**
  * The input side of a task whose head reads from channels: polls the channels round-robin (one message
@@ -165,6 +166,22 @@ export class InputGate {
     for (const entry of this.channels) entry.channel.onData = wake;
   }
 
+  /**
+   * Asynchronous work a batch needs before it is processed (the chain head's state prefetch); set by
+   * the task. When it returns a promise, {@link processNext} answers `preparing` and processes that same
+   * batch on the next call, without preparing it again.
+   */
+  prepareBatch: ((batch: RecordBatch, input: number) => Promise<void> | undefined) | undefined = undefined;
+  private preparedBatch: RecordBatch | undefined = undefined;
+  private preparation: Promise<void> | undefined = undefined;
+
+  /** The promise of the last `preparing` step (once). */
+  takePreparation(): Promise<void> | undefined {
+    const preparation = this.preparation;
+    this.preparation = undefined;
+    return preparation;
+  }
+
   /** Processes one message from the next channel that has one. */
   processNext(): GateStep {
     const count = this.channels.length;
@@ -178,8 +195,18 @@ export class InputGate {
       // Until every producer has announced whether it is active, a record could be judged against a
       // watermark held back by a producer that will turn out idle: keep records waiting.
       if (next instanceof RecordBatch && this.unannouncedChannels > 0) continue;
+      if (next instanceof RecordBatch && this.prepareBatch !== undefined && this.preparedBatch !== next) {
+        this.preparedBatch = next;
+        const preparation = this.prepareBatch(next, entry.input);
+        if (preparation !== undefined) {
+          this.preparation = preparation;
+          this.nextChannel = entry.index; // this channel's batch goes first once prepared
+          return 'preparing';
+        }
+      }
       const message = entry.channel.poll()!;
       if (message instanceof RecordBatch) {
+        if (message === this.preparedBatch) this.preparedBatch = undefined; // batch objects may be reused
         this.processBatch(message, entry.input);
         entry.channel.releaseBatch();
         return 'processed';

@@ -29,7 +29,13 @@ export interface JobProgress {
   readonly recordsOut: number;
   /** Source records per second since the previous report. */
   readonly recordsInPerSecond: number;
-  readonly sources: ReadonlyArray<{ readonly uid: string; readonly name: string; readonly recordsOut: number }>;
+  readonly sources: ReadonlyArray<{
+    readonly uid: string;
+    readonly name: string;
+    readonly recordsOut: number;
+    /** Per split, records behind the end of the input (sources that report lag: Kafka). */
+    readonly splitLags?: ReadonlyArray<readonly [splitId: string, lagRecords: number]>;
+  }>;
   /** Minimum current watermark over the sinks (or the last operators); MIN_SAFE_INTEGER before any. */
   readonly watermarkMs: number;
   /** The newest completed checkpoint of this run, if the job checkpoints and one completed. */
@@ -99,7 +105,15 @@ export class JobMetrics {
     const graph = this.plan.graph;
     const sources = graph.nodes
       .filter((node) => node.source !== undefined)
-      .map((node) => ({ uid: node.uid, name: node.name, recordsOut: this.aggregate(node.id).recordsOut }));
+      .map((node) => {
+        const metrics = this.aggregate(node.id);
+        return {
+          uid: node.uid,
+          name: node.name,
+          recordsOut: metrics.recordsOut,
+          ...(metrics.splitLags === undefined ? {} : { splitLags: metrics.splitLags }),
+        };
+      });
     const recordsIn = sources.reduce((sum, source) => sum + source.recordsOut, 0);
     const hasOutgoing = new Set(graph.edges.map((edge) => edge.sourceId));
     const sinks = graph.nodes.filter((node) => node.isSink);
@@ -137,5 +151,6 @@ function combine(a: OperatorMetricsSnapshot, b: OperatorMetricsSnapshot): Operat
     badRecordsSkipped: a.badRecordsSkipped + b.badRecordsSkipped,
     badRecordsDeadLettered: a.badRecordsDeadLettered + b.badRecordsDeadLettered,
     currentWatermarkMs: Math.min(a.currentWatermarkMs, b.currentWatermarkMs),
+    ...(a.splitLags === undefined && b.splitLags === undefined ? {} : { splitLags: [...(a.splitLags ?? []), ...(b.splitLags ?? [])] }),
   };
 }

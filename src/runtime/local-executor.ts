@@ -5,7 +5,7 @@ import type { JobModuleRef } from '../api/job.ts';
 import { DEFAULT_CHECKPOINT_CONFIG, checkCheckpointConfig, type CheckpointConfig } from '../checkpoint/checkpoint-config.ts';
 import { CheckpointCoordinator, type CheckpointedOperator } from '../checkpoint/checkpoint-coordinator.ts';
 import type { CheckpointFileSystem } from '../checkpoint/checkpoint-file-system.ts';
-import { CheckpointStorage, loadCheckpoint, type RestoredCheckpoint } from '../checkpoint/checkpoint-storage.ts';
+import { CheckpointStorage, loadCheckpoint, type KeyedStatePart, type RestoredCheckpoint } from '../checkpoint/checkpoint-storage.ts';
 import { checkRestoreCompatibility, oldSubtasksFor, redistributeSnapshots } from '../checkpoint/restore-assignment.ts';
 import { DEFAULT_RESTART_STRATEGY, createRestartStrategy, type RestartStrategySpec } from '../checkpoint/restart-strategy.ts';
 import type { EnumeratorCheckpoint, SourceSplit } from '../connector/source.ts';
@@ -24,7 +24,9 @@ import { JobMetrics, type JobProgress, type JobResult } from './job-metrics.ts';
 import { DEFAULT_CHANNEL_CREDITS } from './output-channel.ts';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES } from './record-writer.ts';
 import { SplitCoordinator } from './split-coordinator.ts';
-import { loadKeyedStateBackendFactory } from './state-backend-factory.ts';
+import { loadKeyedStateBackendFactory, resolveStateBackend, type ResolvedStateBackend } from './state-backend-factory.ts';
+import { createStateRunFolder, removeAttemptFolders, removeStateRunFolder } from './state-run-folder.ts';
+import type { StateBackendConfig } from '../state/state-backend-config.ts';
 import { TaskManager, type TaskControl } from './task-manager.ts';
 
 /** How {@link executeJob} runs a job on this machine. */
@@ -56,6 +58,8 @@ export interface ExecutionOptions {
   readonly fromCheckpoint?: string;
   /** Lines for the user (restarts, checkpoint fallbacks and aborts). Default: none. */
   readonly log?: (line: string) => void;
+  /** Where keyed state lives; default the job's choice (`env.setStateBackend`), else the memory backend. */
+  readonly stateBackend?: StateBackendConfig;
 }
 
 /** Checkpointing of one job run; times in ms. Unset fields take {@link DEFAULT_CHECKPOINT_CONFIG}. */
@@ -87,16 +91,47 @@ const CANCEL_GRACE_MS = 5_000;
  * with that root cause, which names the operator uid and subtask.
  */
 export async function executeJob(graph: StreamGraph, options: ExecutionOptions = {}): Promise<JobResult> {
-  const settings = resolveSettings(options);
-  const plan = planJob(graph);
+  const backend = options.stateBackend ?? resolveStateBackend(graph.stateBackend);
+  const plan = planJob(graph, { chainKeyedEdges: backend.kind === 'memory' });
   const job = options.job;
-  if (settings.workers > 0 && job === undefined) {
+  if ((options.workers ?? availableParallelism()) > 0 && job === undefined) {
     throw new ConfigurationError(
       'running on worker threads needs the job module (options.job = { modulePath, exportName, rawArgs }), or set workers: 0',
     );
   }
   const log = options.log ?? (() => {});
   const recovery = await prepareRecovery(plan, options, log);
+  if (backend.kind === 'memory') return runAttempts(plan, { ...resolveSettings(options), stateBackend: backend }, options, recovery, log);
+  const runFolder = await createStateRunFolder(backend.dir, plan.graph.jobName, log);
+  try {
+    const memoryBytesPerBackend = Math.max(1, Math.floor(backend.memoryBytes / Math.max(1, countKeyedSubtasks(plan))));
+    const stateBackend: ResolvedStateBackend = { kind: 'rocksdb', runFolder, memoryBytesPerBackend };
+    // A failed attempt's databases are of no use to the next one (it restores from the checkpoint): free their space.
+    const discardAttempt = (attempt: number): Promise<void> => removeAttemptFolders(runFolder, attempt, log);
+    return await runAttempts(plan, { ...resolveSettings(options), stateBackend }, options, recovery, log, discardAttempt);
+  } finally {
+    await removeStateRunFolder(runFolder, log);
+  }
+}
+
+/** Keyed operator subtasks of the plan: the ones that get a keyed state backend (and a cache share). */
+function countKeyedSubtasks(plan: ExecutionPlan): number {
+  const keyed = new Set(plan.graph.edges.filter((edge) => edge.partitioning.kind === 'hash').map((edge) => edge.targetId));
+  let count = 0;
+  for (const id of keyed) count += plan.nodes.get(id)!.parallelism;
+  return count;
+}
+
+/** Runs the job, restarting it from the latest checkpoint after failures as the restart strategy allows. */
+async function runAttempts(
+  plan: ExecutionPlan,
+  settings: Settings,
+  options: ExecutionOptions,
+  recovery: Recovery,
+  log: (line: string) => void,
+  discardAttempt: (attempt: number) => Promise<void> = async () => {},
+): Promise<JobResult> {
+  const job = options.job;
   let restored = recovery.restored;
   let attempt = 1;
   for (;;) {
@@ -118,6 +153,7 @@ export async function executeJob(graph: StreamGraph, options: ExecutionOptions =
       log(`restarting job from ${from} (attempt ${attempt + 1}) after: ${describeError(error)}`);
       await sleep(delayMs, options.signal);
       if (isAborted(options.signal)) throw error;
+      await discardAttempt(attempt);
       attempt++;
     }
   }
@@ -220,18 +256,35 @@ function restoredStateOf(
   plan: ExecutionPlan,
   restored: RestoredCheckpoint,
 ): (uid: string, subtask: number) => Promise<OperatorSnapshot | undefined> {
-  const reads = new Map<string, Promise<OperatorSnapshot>>();
+  const reads = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    let pending = reads.get(key);
+    if (pending === undefined) reads.set(key, (pending = read()));
+    return pending as Promise<T>;
+  };
   const plannedByUid = new Map(plan.graph.nodes.map((node) => [node.uid, plan.nodes.get(node.id)!]));
   return async (uid, subtask) => {
     const operator = restored.metadata.operators.find((candidate) => candidate.uid === uid);
     const planned = plannedByUid.get(uid);
     if (operator === undefined || planned === undefined) return undefined;
+    const needed = oldSubtasksFor(operator, subtask, planned.parallelism);
+    const oldSubtasks = [...new Set([...needed.operatorState, ...needed.keyed])].sort((a, b) => a - b);
     const old = await Promise.all(
-      oldSubtasksFor(operator, subtask, planned.parallelism).map(async (oldSubtask) => {
-        const key = `${uid}/${oldSubtask}`;
-        let read = reads.get(key);
-        if (read === undefined) reads.set(key, (read = restored.readState(uid, oldSubtask)));
-        return { subtask: oldSubtask, snapshot: await read };
+      oldSubtasks.map(async (oldSubtask) => {
+        const [operatorPart, keyedPart] = await Promise.all([
+          needed.operatorState.includes(oldSubtask)
+            ? once(`${uid}/${oldSubtask}/operator`, () => restored.readOperatorState(uid, oldSubtask))
+            : { operatorState: {} },
+          needed.keyed.includes(oldSubtask)
+            ? once(`${uid}/${oldSubtask}/keyed`, () => restored.readKeyedState(uid, oldSubtask))
+            : ({ keyed: undefined } satisfies KeyedStatePart as KeyedStatePart),
+        ]);
+        const snapshot: OperatorSnapshot = {
+          keyed: keyedPart.keyed,
+          ...operatorPart,
+          ...(keyedPart.native === undefined ? {} : { restoredNativeKeyed: [keyedPart.native] }),
+        };
+        return { subtask: oldSubtask, snapshot };
       }),
     );
     return redistributeSnapshots(old, subtask, planned.parallelism, planned.maxParallelism);
@@ -324,7 +377,7 @@ function createCheckpointCoordinator(
   });
 }
 
-function resolveSettings(options: ExecutionOptions): Settings {
+function resolveSettings(options: ExecutionOptions): Omit<Settings, 'stateBackend'> {
   const workers = options.workers ?? availableParallelism();
   checkWholeNumber('workers', workers, 0);
   if (options.clock !== undefined && workers > 0) {
@@ -430,7 +483,7 @@ export async function startInProcessJob(
   const startedAtMs = Date.now();
   const metrics = new JobMetrics(plan, startedAtMs);
   const completion = new JobCompletion(countSubtasks(plan));
-  const createKeyedStateBackend = await loadKeyedStateBackendFactory();
+  const createKeyedStateBackend = await loadKeyedStateBackendFactory(settings.stateBackend, run.attempt);
   const restoredEnumerators = await restoredEnumeratorsOf(run.restored);
   let coordinator: SplitCoordinator | undefined;
   let checkpoints: CheckpointCoordinator | undefined;
@@ -669,6 +722,7 @@ async function runOnWorkers(
     channelCredits: settings.channelCredits,
     onBadRecord: settings.onBadRecord,
     metricsIntervalMs: settings.metricsIntervalMs,
+    stateBackend: settings.stateBackend,
     checkpointingMode: mode,
     attempt: run.attempt,
     isRestoring: run.restored !== undefined,

@@ -128,6 +128,8 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
       operatorUid: context.uid,
       sendSplitRequest: () => this.enumerator.requestSplit(),
     });
+    const reader = this.reader;
+    if (reader.splitLags !== undefined) this.metrics.readSplitLags = () => reader.splitLags!();
     if (this.source.watermarkEmission === 'periodic') this.scheduleTick(context.clock.now() + PERIODIC_WATERMARK_INTERVAL_MS);
   }
 
@@ -268,6 +270,12 @@ export class SourceOperator implements StreamOperator<unknown>, ReaderOutput<unk
 
   finishSplit(splitId: string): void {
     this.splitState(splitId).isFinished = true;
+  }
+
+  countBadRecord(_splitId: string, disposition: 'skipped' | 'dead-lettered'): void {
+    this.metrics.recordsIn++;
+    if (disposition === 'skipped') this.metrics.badRecordsSkipped++;
+    else this.metrics.badRecordsDeadLettered++;
   }
 
   // ----

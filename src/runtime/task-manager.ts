@@ -316,6 +316,8 @@ export class TaskManager {
       gate = new InputGate(channelsByInput, members[0]!.operator, members[0]!.uid, subtask, {
         checkpointingMode: checkpointing?.mode ?? 'exactly-once',
       });
+      const head = members[0]!.operator;
+      if (head.prefetch !== undefined) gate.prepareBatch = (batch, input) => head.prefetch!(batch.values, batch.timestamps, batch.length, input);
     }
     task.wire({ chain: members, source, gate, writers, outputChannels: [...outputChannels] });
     return task;

@@ -281,6 +281,8 @@ export class Task {
       try {
         snapshots.push(member.operator.snapshotState(checkpointId));
       } catch (error) {
+        // Native captures already started are abandoned: nobody will await them.
+        for (const taken of snapshots) taken.pendingKeyed?.catch(() => undefined);
         checkpointing.decline(this, checkpointId, describeError(attributeError(error, member.uid, this.subtask)));
         return;
       }
@@ -298,18 +300,31 @@ export class Task {
         }
       }
       return Promise.all(
-        chain.map(async (member, i) => ({
-          uid: member.uid,
-          handle: await checkpointing.writeState(
-            checkpointId,
-            member.uid,
-            this.subtask,
-            // Non-keyed state has an empty range: restore then redistributes it from every old subtask.
-            snapshots[i]!.keyed === undefined ? [0, 0] : [member.keyGroupRange.start, member.keyGroupRange.end],
-            isFinished,
-            snapshots[i]!,
-          ),
-        })),
+        chain.map(async (member, i) => {
+          const taken = snapshots[i]!;
+          let snapshot = taken;
+          if (taken.pendingKeyed !== undefined) {
+            const { pendingKeyed, ...rest } = taken;
+            try {
+              snapshot = { ...rest, nativeKeyed: await pendingKeyed };
+            } catch (error) {
+              throw attributeError(error, member.uid, this.subtask);
+            }
+          }
+          const isKeyed = snapshot.keyed !== undefined || snapshot.nativeKeyed !== undefined;
+          return {
+            uid: member.uid,
+            handle: await checkpointing.writeState(
+              checkpointId,
+              member.uid,
+              this.subtask,
+              // Non-keyed state has an empty range: restore then redistributes it from every old subtask.
+              isKeyed ? [member.keyGroupRange.start, member.keyGroupRange.end] : [0, 0],
+              isFinished,
+              snapshot,
+            ),
+          };
+        }),
       );
     };
     persist().then(
@@ -355,7 +370,11 @@ export class Task {
       if (this.parkIfNotReady()) return;
       const wiring = this.wiring!;
       if (wiring.source !== undefined) this.stepSource(wiring.source);
-      else if (wiring.gate!.processNext() === 'all-ended') this.beginFinish();
+      else {
+        const step = wiring.gate!.processNext();
+        if (step === 'all-ended') this.beginFinish();
+        else if (step === 'preparing') this.park(wiring.gate!.takePreparation()!, this.head.uid);
+      }
     } catch (error) {
       this.fail(error);
     }

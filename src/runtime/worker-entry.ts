@@ -66,14 +66,14 @@ async function initialize(init: WorkerInit): Promise<void> {
         'deterministic — no randomness, clock, environment or thread-dependent choices in build()',
     );
   }
-  const plan = planJob(graph);
+  const plan = planJob(graph, { chainKeyedEdges: init.settings.stateBackend.kind === 'memory' });
   const peers = new Map<number, PeerLink>();
   for (const peer of init.peers) {
     const link = new PeerLink(peer.port, fail);
     peers.set(peer.workerIndex, link);
     links.push(link);
   }
-  const createKeyedStateBackend = await loadKeyedStateBackendFactory();
+  const createKeyedStateBackend = await loadKeyedStateBackendFactory(init.settings.stateBackend, init.settings.attempt);
   const mode = init.settings.checkpointingMode;
   taskManager = new TaskManager({
     plan,

@@ -13,8 +13,8 @@
  *
  * Invariants every backend guarantees: a key's state lives only in the subtask that owns its key group;
  * a state name has one kind; timers are deduplicated on (key, namespace, timestamp) and ordered by
- * (timestamp, key group, insertion); expired TTL entries are never snapshotted; a taken snapshot does
- * not change when state changes afterwards.
+ * (timestamp, key group, then a deterministic backend-defined order); expired TTL entries are never
+ * snapshotted; a taken snapshot does not change when state changes afterwards.
  */
 export {
   aggregatingState,

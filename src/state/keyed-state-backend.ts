@@ -69,8 +69,10 @@ export interface Timer<N> {
 }
 
 /**
- * A priority queue of timers, ordered by timestamp (ties by key group, then insertion order, so firing
- * order is deterministic), deduplicated on (key, namespace, timestamp), snapshotted per key group.
+ * A priority queue of timers, ordered by timestamp, then key group, then an order the backend defines
+ * that is the same every time the same timers are added (the memory backend: insertion order; RocksDB:
+ * key and namespace bytes) — so firing order is deterministic. Deduplicated on (key, namespace,
+ * timestamp), snapshotted per key group.
  * add/remove/poll: amortized O(log n).
  */
 export interface TimerQueue<N> {
@@ -86,8 +88,8 @@ export interface TimerQueue<N> {
 /**
  * Per-key-group snapshot entry of one state: [key, namespace (plain), stored value, expiry ms].
  * `expiresAtMs` is present only for states with TTL. Stored values: value ▶ T, list ▶ T[], reducing
- * ▶ T, aggregating ▶ accumulator, map ▶ an array of `[userKey, value]` pairs — or, for map state with
- * TTL (expiry per user key), `[userKey, value, expiresAtMs]` triples.
+ * ▶ T, aggregating ▶ accumulator, map ▶ an array of `[userKey, value]` pairs in an order the backend
+ * defines — or, for map state with TTL (expiry per user key), `[userKey, value, expiresAtMs]` triples.
  */
 export type StateEntrySnapshot = readonly [key: unknown, namespace: unknown, value: unknown, expiresAtMs?: number];
 /** One timer in a snapshot: [timestamp, key, namespace (plain)]. */
@@ -125,6 +127,51 @@ export interface KeyedStateSnapshot {
   readonly format: 'eddy-keyed-state/1';
   readonly maxParallelism: number;
   readonly keyGroups: readonly KeyGroupSnapshot[];
+}
+
+/** One file of a {@link NativeKeyedStateSnapshot}. */
+export interface NativeSnapshotFile {
+  /** The file's name inside the database folder. */
+  readonly name: string;
+  readonly bytes: number;
+  /** Immutable files (RocksDB's SSTs) with the same name in the same database are the same file. */
+  readonly isImmutable: boolean;
+  /**
+   * For an immutable file the database got from a restored checkpoint: where it came from (absolute
+   * path) and its checksum, so that the checkpoint layer can reference it instead of storing it again.
+   */
+  readonly restoredFrom?: { readonly path: string; readonly sha256: string };
+}
+
+/**
+ * A backend-native snapshot of keyed state (RocksDB: a database checkpoint): files in a local folder
+ * that hold the state as of the synchronous capture. The checkpoint layer stores them — uploading each
+ * immutable file once across checkpoints (incremental checkpoints) — and removes the folder.
+ */
+export interface NativeKeyedStateSnapshot {
+  readonly format: 'eddy-rocksdb/1';
+  readonly maxParallelism: number;
+  readonly keyGroupRange: readonly [start: number, end: number];
+  /** Identifies the live database (its folder): equal names of immutable files there mean equal files. */
+  readonly databaseId: string;
+  /** The local folder holding the files. */
+  readonly dir: string;
+  readonly files: readonly NativeSnapshotFile[];
+  /** The database's column families (a restore opens exactly these). */
+  readonly columnFamilies: readonly string[];
+}
+
+/**
+ * Native keyed state to restore from: one old subtask's database checkpoint, its files verified and
+ * in place in checkpoint storage (the backend copies them; it never modifies them).
+ */
+export interface NativeKeyedStateRestore {
+  readonly format: 'eddy-rocksdb/1';
+  readonly maxParallelism: number;
+  readonly keyGroupRange: readonly [start: number, end: number];
+  readonly columnFamilies: readonly string[];
+  /** `name`: the file's name inside the database folder; `path`: where it is now (absolute). */
+  readonly files: ReadonlyArray<{ readonly name: string; readonly path: string; readonly bytes: number; readonly sha256: string }>;
 }
 
 /** What a backend needs to be created: the subtask it serves and the key groups it owns. */
@@ -180,5 +227,33 @@ export interface KeyedStateBackend {
    * does not own: those are skipped). Called before any access.
    */
   restore(snapshots: readonly KeyedStateSnapshot[]): void;
+
+  /**
+   * Optional read-ahead (RocksDB): operators assemble what a batch of records will touch — begin ▶
+   * `prefetchKey` per record (and `prefetchTimer` for timers they will set) ▶ end — and process the
+   * batch once the promise settles (undefined: nothing to read). Access stays correct without it.
+   */
+  beginPrefetch?(): void;
+  /**
+   * The rows of `key`: states used outside windows, and per-window states for each of `namespaces`;
+   * only the states named in `states` when given (an operator that writes a state blindly needs no read).
+   */
+  prefetchKey?(key: unknown, keyGroup: number, namespaces?: readonly unknown[], states?: readonly string[]): void;
+  /** The row of a timer of queue `queueName` that will be added or removed. */
+  prefetchTimer?(queueName: string, key: unknown, keyGroup: number, timestamp: number, namespace: unknown): void;
+  endPrefetch?(): Promise<void> | undefined;
+
+  /**
+   * Optional native checkpoint, used by checkpoints instead of {@link snapshot} when present: captures
+   * the state synchronously (as of this call; later writes are not in it) and resolves with the files
+   * that hold it.
+   */
+  snapshotNative?(checkpointId: number): Promise<NativeKeyedStateSnapshot>;
+  /**
+   * Optional: loads native snapshots of old subtasks (their key groups may extend beyond this backend's
+   * range: those are dropped). Called before any access, at most once, possibly together with
+   * {@link restore}.
+   */
+  restoreNative?(snapshots: readonly NativeKeyedStateRestore[]): void;
   dispose(): void;
 }

@@ -22,7 +22,7 @@ export interface KeyedTimerServiceOptions<N> {
  * their key group on rescaling).
  *
  * Invariants:
- * - Event-time timers fire in `advanceWatermark`, in queue order (timestamp, key group, insertion),
+ * - Event-time timers fire in `advanceWatermark`, in queue order (timestamp, key group, backend tie order),
  *   each with the backend's current key set to the timer's key; a timer registered while firing fires
  *   in the same call when its timestamp ≤ the watermark.
  * - At most one processing-time callback is scheduled, for the earliest processing-time timer (or

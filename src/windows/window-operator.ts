@@ -2,6 +2,7 @@ import { ConfigurationError, EddyError } from '../core/errors.ts';
 import { formatDuration, parseDuration } from '../core/duration.ts';
 import type { OutputTag } from '../core/output-tag.ts';
 import { MAX_WATERMARK, saturatingAdd } from '../core/time.ts';
+import { assignToKeyGroup } from '../core/key-group.ts';
 import { OperatorBase } from '../operators/operator-base.ts';
 import { aggregatingState, listState, reducingState, valueState, type StateDescriptor } from '../state/descriptors.ts';
 import {
@@ -151,6 +152,28 @@ export class WindowOperator<IN, OUT, K, W extends Window> extends OperatorBase<O
       globalState,
       this.assigner.isMerging,
     );
+  }
+
+  /**
+   * Reads ahead (RocksDB) what each record will touch: its key's state outside windows (the merging
+   * window set), the per-window state of the windows it is assigned to, and their cleanup timer (which
+   * is also the event-time trigger's timer unless lateness is allowed). Windows that merging changes are
+   * read on demand.
+   */
+  prefetch(values: readonly unknown[], timestamps: ArrayLike<number>, length: number): Promise<void> | undefined {
+    const queue = `window-timers/${this.assigner.isEventTime ? 'event-time' : 'processing-time'}`;
+    return this.prefetchBatch(values, timestamps, length, (value, timestampMs, backend) => {
+      const element = value as IN;
+      const key = this.keySelector(element);
+      const keyGroup = assignToKeyGroup(key, backend.maxParallelism);
+      const windows = this.assigner.assignWindows(element, timestampMs, this.assignerContext);
+      backend.prefetchKey!(key, keyGroup, windows);
+      for (const window of windows) {
+        const cleanupTimeMs = this.cleanupTime(window);
+        if (cleanupTimeMs !== MAX_WATERMARK) backend.prefetchTimer!(queue, key, keyGroup, cleanupTimeMs, window);
+        if (cleanupTimeMs !== window.maxTimestamp()) backend.prefetchTimer!(queue, key, keyGroup, window.maxTimestamp(), window);
+      }
+    });
   }
 
   processRecord(value: unknown, timestampMs: number): void {

@@ -3,8 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CHECKPOINT_FORMAT, type CheckpointMetadata, type EnumeratorStateMetadata, type StateHandle } from '../../src/checkpoint/checkpoint-metadata.ts';
 import {
+  bytesOfStateHandle,
+  CHECKPOINT_FORMAT,
+  writtenBytesOfStateHandle,
+  type CanonicalKeyedStateHandle,
+  type RocksDBStateHandle,
+  type CheckpointMetadata,
+  type EnumeratorStateMetadata,
+  type StateHandle,
+} from '../../src/checkpoint/checkpoint-metadata.ts';
+import {
+  CHECKPOINT_DIR_FORMAT,
   CheckpointStorage,
   checkpointFolderName,
   loadCheckpoint,
@@ -13,6 +23,7 @@ import {
   type OperatorSnapshot,
 } from '../../src/checkpoint/checkpoint-storage.ts';
 import { ConfigurationError, EddyError } from '../../src/core/errors.ts';
+import type { NativeKeyedStateSnapshot } from '../../src/state/keyed-state-backend.ts';
 import { FaultyFileSystem } from './faulty-file-system.ts';
 
 const createdDirs: string[] = [];
@@ -93,7 +104,10 @@ function metadataFor(
   enumerators: readonly EnumeratorStateMetadata[] = [],
 ): CheckpointMetadata {
   const totalBytes =
-    operators.reduce((sum, op) => sum + op.handles.reduce((s, h) => s + h.bytes, 0), 0) +
+    operators.reduce((sum, op) => sum + op.handles.reduce((s, h) => s + bytesOfStateHandle(h), 0), 0) +
+    enumerators.reduce((sum, e) => sum + e.bytes, 0);
+  const writtenBytes =
+    operators.reduce((sum, op) => sum + op.handles.reduce((s, h) => s + writtenBytesOfStateHandle(h), 0), 0) +
     enumerators.reduce((sum, e) => sum + e.bytes, 0);
   return {
     format: CHECKPOINT_FORMAT,
@@ -104,6 +118,7 @@ function metadataFor(
     triggeredAtMs: 1_700_000_000_000 + id,
     durationMs: 5,
     totalBytes,
+    writtenBytes,
     operators: operators.map((op) => ({
       uid: op.uid,
       name: op.uid,
@@ -149,9 +164,9 @@ describe('CheckpointStorage: write ▶ complete ▶ restore', () => {
     const rich = { map: new Map<unknown, unknown>([[1, 'one'], ['k', { nested: [1, 2] }]]), set: new Set([3]), big: 2n ** 70n, when: new Date(42) };
     const metadata = await takeCheckpoint(storage, id, rich);
 
-    expect(JSON.parse(readFileSync(path.join(dir, '_eddy-job.json'), 'utf8'))).toEqual({ format: CHECKPOINT_FORMAT, jobName: 'wordcount' });
+    expect(JSON.parse(readFileSync(path.join(dir, '_eddy-job.json'), 'utf8'))).toEqual({ format: CHECKPOINT_DIR_FORMAT, jobName: 'wordcount' });
     expect(readdirSync(path.join(dir, 'chk-000001')).sort()).toEqual(['_metadata', 'counts', 'enumerators', 'lines']);
-    expect(readdirSync(path.join(dir, 'chk-000001', 'counts')).sort()).toEqual(['subtask-0.state', 'subtask-1.state']);
+    expect(readdirSync(path.join(dir, 'chk-000001', 'counts')).sort()).toEqual(['subtask-0.keyed', 'subtask-1.keyed']);
     expect(readdirSync(path.join(dir, 'chk-000001', 'enumerators'))).toEqual(['lines.state']);
     expect(JSON.parse(readFileSync(path.join(dir, 'chk-000001', '_metadata'), 'utf8'))).toEqual(metadata);
 
@@ -168,12 +183,57 @@ describe('CheckpointStorage: write ▶ complete ▶ restore', () => {
 
   it('records size, checksum, key-group range and finished flag in each state handle', async () => {
     const { storage } = await openStorage(tempDir());
-    const handle = await storage.writeOperatorState(1, 'counts', 1, [4, 8], true, keyedSnapshot([4, 8], 'x'));
-    expect(handle).toMatchObject({ subtask: 1, keyGroupRange: [4, 8], file: 'counts/subtask-1.state', isFinished: true });
-    const bytes = readFileSync(path.join(storage.dir, 'chk-000001', handle.file));
-    expect(handle.bytes).toBe(bytes.length);
+    const snapshot: OperatorSnapshot = { ...keyedSnapshot([4, 8], 'x'), operatorState: { watermarks: [7] }, unionStateNames: ['watermarks'] };
+    const handle = await storage.writeOperatorState(1, 'counts', 1, [4, 8], true, snapshot);
+    expect(handle).toMatchObject({
+      subtask: 1,
+      keyGroupRange: [4, 8],
+      isFinished: true,
+      keyed: { kind: 'canonical', file: 'counts/subtask-1.keyed' },
+      operatorState: { file: 'counts/subtask-1.operator' },
+    });
     const { createHash } = await import('node:crypto');
-    expect(handle.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    expect(handle.keyed?.kind).toBe('canonical');
+    const keyedFile = handle.keyed as CanonicalKeyedStateHandle;
+    for (const file of [keyedFile, handle.operatorState!]) {
+      const bytes = readFileSync(path.join(storage.dir, 'chk-000001', file.file));
+      expect(file.bytes).toBe(bytes.length);
+      expect(file.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    }
+    expect(bytesOfStateHandle(handle)).toBe(keyedFile.bytes + handle.operatorState!.bytes);
+  });
+
+  it('writes no file for a part a snapshot lacks, and reads the parts apart', async () => {
+    const { storage } = await openStorage(tempDir());
+    const keyedOnly = await storage.writeOperatorState(1, 'counts', 0, [0, 4], false, keyedSnapshot([0, 4], 'k'));
+    expect(keyedOnly.operatorState).toBeUndefined();
+    const operatorOnly = await storage.writeOperatorState(1, 'lines', 0, [0, 0], false, { keyed: undefined, operatorState: { splits: [1] } });
+    expect(operatorOnly.keyed).toBeUndefined();
+    await storage.completeCheckpoint(
+      metadataFor(1, [
+        { uid: 'counts', parallelism: 1, handles: [keyedOnly] },
+        { uid: 'lines', parallelism: 1, handles: [operatorOnly] },
+      ]),
+    );
+    const restored = (await storage.latestCompleted())!;
+    expect(await restored.readOperatorState('counts', 0)).toEqual({ operatorState: {} });
+    expect(await restored.readKeyedState('counts', 0)).toEqual({ keyed: keyedSnapshot([0, 4], 'k').keyed });
+    expect(await restored.readKeyedState('lines', 0)).toEqual({ keyed: undefined });
+    expect(await restored.readOperatorState('lines', 0)).toEqual({ operatorState: { splits: [1] } });
+  });
+
+  it('refuses a checkpoint of another format version as such, not as corrupt', async () => {
+    const dir = tempDir();
+    const { storage } = await openStorage(dir);
+    const handle = await storage.writeOperatorState(1, 'lines', 0, [0, 0], false, { keyed: undefined, operatorState: { x: [1] } });
+    await storage.completeCheckpoint(metadataFor(1, [{ uid: 'lines', parallelism: 1, handles: [handle] }]));
+    const metadataPath = path.join(dir, 'chk-000001', '_metadata');
+    const json = JSON.parse(readFileSync(metadataPath, 'utf8')) as { format: string };
+    json.format = 'eddy-checkpoint/1';
+    writeFileSync(metadataPath, JSON.stringify(json));
+    await expect(loadCheckpoint(dir, { log: () => undefined })).rejects.toThrow(
+      /has format 'eddy-checkpoint\/1', which this version of Eddy cannot read \(it reads 'eddy-checkpoint\/2'\)/,
+    );
   });
 
   it('round-trips any operator-state lists and union names (property)', async () => {
@@ -196,7 +256,9 @@ describe('CheckpointStorage: write ▶ complete ▶ restore', () => {
         await storage.completeCheckpoint(metadataFor(id, [{ uid, parallelism: 1, handles: [handle] }]));
         const restored = await storage.latestCompleted();
         expect(restored?.metadata.checkpointId).toBe(id);
-        expect(await restored!.readState(uid, 0)).toEqual(snapshot);
+        // An empty snapshot writes no file and reads back as plain empty operator state.
+        const expected = Object.keys(operatorState).length === 0 ? { keyed: undefined, operatorState: {} } : snapshot;
+        expect(await restored!.readState(uid, 0)).toEqual(expected);
       }),
       { numRuns: 25 },
     );
@@ -207,7 +269,7 @@ describe('CheckpointStorage: write ▶ complete ▶ restore', () => {
     const dir = tempDir();
     const fs = new FaultyFileSystem();
     const { storage } = await openStorage(dir, { fs });
-    const handle = await storage.writeOperatorState(1, 'op', 0, [0, 0], false, { keyed: undefined, operatorState: {} });
+    const handle = await storage.writeOperatorState(1, 'op', 0, [0, 0], false, { keyed: undefined, operatorState: { x: [1] } });
     fs.calls.length = 0;
     await storage.completeCheckpoint(metadataFor(1, [{ uid: 'op', parallelism: 1, handles: [handle] }]));
     expect(fs.callsUnder(dir).slice(0, 7)).toEqual([
@@ -339,36 +401,36 @@ describe('CheckpointStorage: corruption', () => {
     await takeCheckpoint(storage, 6);
     await takeCheckpoint(storage, 7);
     const before = await storage.latestCompleted();
-    corruptFile(path.join(dir, 'chk-000007', 'counts', 'subtask-0.state'));
+    corruptFile(path.join(dir, 'chk-000007', 'counts', 'subtask-0.keyed'));
 
     const restored = await storage.latestCompleted();
     expect(restored?.metadata.checkpointId).toBe(6);
     expect(await restored!.readState('counts', 0)).toEqual(keyedSnapshot(RANGES[0]!, 6));
-    expect(lines).toEqual(['checkpoint chk-000007 is corrupt (counts/subtask-0.state: checksum mismatch); using chk-000006']);
+    expect(lines).toEqual(['checkpoint chk-000007 is corrupt (counts/subtask-0.keyed: checksum mismatch); using chk-000006']);
 
     // A handle obtained before the corruption verifies again on read.
     const late = await rejectionOf(before!.readState('counts', 0));
     expect(late).toBeInstanceOf(EddyError);
-    expect(String(late)).toMatch(/chk-000007\/counts\/subtask-0\.state' is corrupt: checksum mismatch/);
+    expect(String(late)).toMatch(/chk-000007\/counts\/subtask-0.keyed' is corrupt: checksum mismatch/);
 
     const explicit = await rejectionOf(loadCheckpoint(path.join(dir, 'chk-000007'), { log: () => {} }));
     expect(explicit).toBeInstanceOf(ConfigurationError);
-    expect(String(explicit)).toContain(`checkpoint '${path.join(dir, 'chk-000007')}' cannot be restored: it is corrupt (counts/subtask-0.state: checksum mismatch)`);
+    expect(String(explicit)).toContain(`checkpoint '${path.join(dir, 'chk-000007')}' cannot be restored: it is corrupt (counts/subtask-0.keyed: checksum mismatch)`);
     expect((await loadCheckpoint(dir, { log: () => {} })).metadata.checkpointId).toBe(6);
   });
 
   it.each([
-    ['a truncated state file', (chk: string) => writeFileSync(path.join(chk, 'lines', 'subtask-0.state'), 'x'), /lines\/subtask-0\.state: 1 bytes, expected \d+/],
+    ['a truncated state file', (chk: string) => writeFileSync(path.join(chk, 'lines', 'subtask-0.operator'), 'x'), /lines\/subtask-0.operator: 1 bytes, expected \d+/],
     ['a missing enumerator file', (chk: string) => rmSync(path.join(chk, 'enumerators', 'lines.state')), /enumerators\/lines\.state: missing/],
     ['a _metadata that is not JSON', (chk: string) => writeFileSync(path.join(chk, '_metadata'), '{"format": '), /_metadata: not valid JSON/],
     [
       'a _metadata with a bad field',
       (chk: string) => {
-        const json = JSON.parse(readFileSync(path.join(chk, '_metadata'), 'utf8')) as { operators: Array<{ subtasks: Array<{ sha256: string }> }> };
-        json.operators[0]!.subtasks[0]!.sha256 = 'nope';
+        const json = JSON.parse(readFileSync(path.join(chk, '_metadata'), 'utf8')) as { operators: Array<{ subtasks: Array<{ keyed: { sha256: string } }> }> };
+        json.operators[0]!.subtasks[0]!.keyed.sha256 = 'nope';
         writeFileSync(path.join(chk, '_metadata'), JSON.stringify(json));
       },
-      /_metadata: invalid at operators\.0\.subtasks\.0\.sha256/,
+      /_metadata: invalid at operators\.0\.subtasks\.0\.keyed\.sha256/,
     ],
     [
       'a _metadata pointing outside its folder',
@@ -396,10 +458,10 @@ describe('CheckpointStorage: corruption', () => {
     const dir = tempDir();
     const { storage } = await openStorage(dir);
     await takeCheckpoint(storage, 1);
-    corruptFile(path.join(dir, 'chk-000001', 'counts', 'subtask-1.state'));
+    corruptFile(path.join(dir, 'chk-000001', 'counts', 'subtask-1.keyed'));
     const error = await rejectionOf(storage.latestCompleted());
     expect(error).toBeInstanceOf(ConfigurationError);
-    expect(String(error)).toContain(`no usable checkpoint in '${dir}': chk-000001 is corrupt (counts/subtask-1.state: checksum mismatch)`);
+    expect(String(error)).toContain(`no usable checkpoint in '${dir}': chk-000001 is corrupt (counts/subtask-1.keyed: checksum mismatch)`);
   });
 
   it('has no checkpoint to restore in a fresh directory', async () => {
@@ -415,12 +477,12 @@ describe('CheckpointStorage: failing disks lose nothing', () => {
     const { storage } = await openStorage(dir, { fs });
     await takeCheckpoint(storage, 1);
 
-    fs.inject({ operation: 'writeFileDurably', code: 'ENOSPC', pathMatches: (file) => file.endsWith('subtask-1.state'), times: 1 });
+    fs.inject({ operation: 'writeFileDurably', code: 'ENOSPC', pathMatches: (file) => file.endsWith('subtask-1.keyed'), times: 1 });
     const id = storage.nextCheckpointId();
     const error = await rejectionOf(writeCheckpoint(storage, id));
     expect(error).toBeInstanceOf(EddyError);
     expect(error).toMatchObject({ domain: 'external', isRetriable: true });
-    expect(String(error)).toContain(`could not write checkpoint file '${path.join(dir, 'chk-000002', 'counts', 'subtask-1.state')}': the disk is full (ENOSPC`);
+    expect(String(error)).toContain(`could not write checkpoint file '${path.join(dir, 'chk-000002', 'counts', 'subtask-1.keyed')}': the disk is full (ENOSPC`);
     await storage.abortCheckpoint(id);
 
     const restored = await storage.latestCompleted();
@@ -581,8 +643,137 @@ describe('pathSegmentOf', () => {
   it('stores state of a uid with slashes under one folder and reads it back', async () => {
     const { storage } = await openStorage(tempDir());
     const handle = await storage.writeOperatorState(1, 'team/a b', 0, [0, 0], false, { keyed: undefined, operatorState: { x: [1] } });
-    expect(handle.file).toBe('team%2Fa%20b/subtask-0.state');
+    expect(handle.operatorState?.file).toBe('team%2Fa%20b/subtask-0.operator');
     await storage.completeCheckpoint(metadataFor(1, [{ uid: 'team/a b', parallelism: 1, handles: [handle] }]));
     expect(await (await storage.latestCompleted())!.readState('team/a b', 0)).toEqual({ keyed: undefined, operatorState: { x: [1] } });
+  });
+});
+
+describe('CheckpointStorage: native (RocksDB) keyed state, incremental', () => {
+  /** A database checkpoint as the RocksDB store leaves it: files in a local folder. */
+  function nativeCapture(
+    files: Record<string, string>,
+    databaseId = '/state/db-0',
+    restoredFrom: Record<string, { path: string; sha256: string }> = {},
+  ): NativeKeyedStateSnapshot {
+    const dir = mkdtempSync(path.join(tmpdir(), 'eddy-native-'));
+    createdDirs.push(dir);
+    for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+    return {
+      format: 'eddy-rocksdb/1',
+      maxParallelism: 128,
+      keyGroupRange: [0, 64],
+      databaseId,
+      dir,
+      columnFamilies: ['s/counts'],
+      files: Object.entries(files).map(([name, content]) => ({
+        name,
+        bytes: Buffer.byteLength(content),
+        isImmutable: name.endsWith('.sst'),
+        ...(restoredFrom[name] === undefined ? {} : { restoredFrom: restoredFrom[name] }),
+      })),
+    };
+  }
+
+  async function checkpointNative(storage: CheckpointStorage, id: number, native: NativeKeyedStateSnapshot): Promise<StateHandle> {
+    const handle = await storage.writeOperatorState(id, 'counts', 0, [0, 64], false, {
+      keyed: undefined,
+      nativeKeyed: native,
+      operatorState: {},
+    });
+    await storage.completeCheckpoint(metadataFor(id, [{ uid: 'counts', parallelism: 1, handles: [handle] }]));
+    return handle;
+  }
+
+  const sharedFilesIn = (dir: string): string[] =>
+    existsSync(path.join(dir, 'shared', 'counts')) ? readdirSync(path.join(dir, 'shared', 'counts')).sort() : [];
+
+  it('stores each immutable file once, references it from later checkpoints, and counts only what it wrote', async () => {
+    const dir = tempDir();
+    const { storage } = await openStorage(dir, { retained: 1 });
+    const first = await checkpointNative(storage, 1, nativeCapture({ '000007.sst': 'a'.repeat(1000), '000008.sst': 'b'.repeat(500), CURRENT: 'MANIFEST-000005\n', 'MANIFEST-000005': 'm1' }));
+    const firstKeyed = first.keyed as RocksDBStateHandle;
+    expect(firstKeyed.kind).toBe('rocksdb');
+    expect(firstKeyed.sharedFiles.map((f) => f.name).sort()).toEqual(['000007.sst', '000008.sst']);
+    expect(firstKeyed.privateFiles.map((f) => f.file).sort()).toEqual(['counts/subtask-0.rocksdb/CURRENT', 'counts/subtask-0.rocksdb/MANIFEST-000005']);
+    expect(bytesOfStateHandle(first)).toBe(1000 + 500 + 16 + 2);
+    expect(first.writtenBytes).toBeUndefined(); // everything was written
+
+    // Compaction replaced 000008 by 000009; 000007 is unchanged.
+    const second = await checkpointNative(storage, 2, nativeCapture({ '000007.sst': 'a'.repeat(1000), '000009.sst': 'c'.repeat(300), CURRENT: 'MANIFEST-000005\n', 'MANIFEST-000005': 'm2' }));
+    const secondKeyed = second.keyed as RocksDBStateHandle;
+    const shared007 = firstKeyed.sharedFiles.find((f) => f.name === '000007.sst')!;
+    expect(secondKeyed.sharedFiles.find((f) => f.name === '000007.sst')).toEqual(shared007);
+    expect(second.writtenBytes).toBe(300 + 16 + 2);
+
+    // Retention (1 kept) retired checkpoint 1: 000008 is referenced by nothing any more, 000007 still is.
+    expect(checkpointFolders(dir)).toEqual(['chk-000002']);
+    expect(sharedFilesIn(dir)).toEqual([path.basename(shared007.file), path.basename(secondKeyed.sharedFiles.find((f) => f.name === '000009.sst')!.file)].sort());
+
+    const restored = (await storage.latestCompleted())!;
+    expect(restored.metadata.writtenBytes).toBe(300 + 16 + 2);
+    expect(restored.metadata.totalBytes).toBe(1000 + 300 + 16 + 2);
+    const part = await restored.readKeyedState('counts', 0);
+    expect(part.keyed).toBeUndefined();
+    expect(part.native).toMatchObject({ format: 'eddy-rocksdb/1', keyGroupRange: [0, 64], columnFamilies: ['s/counts'] });
+    const byName = new Map(part.native!.files.map((file) => [file.name, file]));
+    expect(readFileSync(byName.get('000007.sst')!.path, 'utf8')).toBe('a'.repeat(1000));
+    expect(readFileSync(byName.get('MANIFEST-000005')!.path, 'utf8')).toBe('m2');
+  });
+
+  it('references files a restored database got from this directory instead of storing them again', async () => {
+    const dir = tempDir();
+    const { storage } = await openStorage(dir, { retained: 2 });
+    const first = await checkpointNative(storage, 1, nativeCapture({ '000007.sst': 'x'.repeat(800), CURRENT: 'M\n' }));
+    const shared = (first.keyed as RocksDBStateHandle).sharedFiles[0]!;
+    // A new attempt's database (another id) restored 000007 from the shared file.
+    const restoredFrom = { '000007.sst': { path: path.join(dir, shared.file), sha256: shared.sha256 } };
+    const second = await checkpointNative(storage, 2, nativeCapture({ '000007.sst': 'x'.repeat(800), CURRENT: 'M\n' }, '/state/db-attempt-2', restoredFrom));
+    expect((second.keyed as RocksDBStateHandle).sharedFiles).toEqual([shared]);
+    expect(second.writtenBytes).toBe(2);
+    expect(sharedFilesIn(dir)).toHaveLength(1);
+  });
+
+  it('falls back from a checkpoint whose shared file is corrupt', async () => {
+    const dir = tempDir();
+    const { storage, lines } = await openStorage(dir, { retained: 2 });
+    await checkpointNative(storage, 1, nativeCapture({ '000001.sst': 'one', CURRENT: 'M\n' }));
+    const second = await checkpointNative(storage, 2, nativeCapture({ '000002.sst': 'two', CURRENT: 'M\n' }, '/state/db-1'));
+    corruptFile(path.join(dir, (second.keyed as RocksDBStateHandle).sharedFiles[0]!.file));
+    expect((await storage.latestCompleted())?.metadata.checkpointId).toBe(1);
+    expect(lines.at(-1)).toMatch(/^checkpoint chk-000002 is corrupt \(shared\/counts\/.*-000002\.sst: checksum mismatch\); using chk-000001$/);
+  });
+
+  it('deletes the uploads of an aborted checkpoint at the next completion, and stores them again when needed', async () => {
+    const dir = tempDir();
+    const { storage } = await openStorage(dir, { retained: 1 });
+    await storage.writeOperatorState(1, 'counts', 0, [0, 64], false, {
+      keyed: undefined,
+      nativeKeyed: nativeCapture({ '000003.sst': 'three', CURRENT: 'M\n' }),
+      operatorState: {},
+    });
+    await storage.abortCheckpoint(1);
+    expect(sharedFilesIn(dir)).toHaveLength(1); // not yet: deleted by the next retention pass
+    const second = await checkpointNative(storage, 2, nativeCapture({ '000004.sst': 'four', CURRENT: 'M\n' }));
+    expect(sharedFilesIn(dir)).toEqual([path.basename((second.keyed as RocksDBStateHandle).sharedFiles[0]!.file)]);
+    // 000003 of the same database again: its earlier upload is gone, so it is stored anew.
+    const third = await checkpointNative(storage, 3, nativeCapture({ '000003.sst': 'three', '000004.sst': 'four', CURRENT: 'M\n' }));
+    const third003 = (third.keyed as RocksDBStateHandle).sharedFiles.find((f) => f.name === '000003.sst')!;
+    expect(existsSync(path.join(dir, third003.file))).toBe(true);
+    expect(await (await storage.latestCompleted())!.readKeyedState('counts', 0)).toMatchObject({ native: { columnFamilies: ['s/counts'] } });
+  });
+
+  it('removes the local capture folder once stored, and when the checkpoint is no longer wanted', async () => {
+    const dir = tempDir();
+    const { storage } = await openStorage(dir);
+    const stored = nativeCapture({ '000001.sst': 'one', CURRENT: 'M\n' });
+    await checkpointNative(storage, 1, stored);
+    expect(existsSync(stored.dir)).toBe(false);
+    await storage.abortCheckpoint(2);
+    const unwanted = nativeCapture({ '000001.sst': 'one', CURRENT: 'M\n' });
+    await expect(storage.writeOperatorState(2, 'counts', 0, [0, 64], false, { keyed: undefined, nativeKeyed: unwanted, operatorState: {} })).rejects.toThrow(
+      /checkpoint 2 was aborted/,
+    );
+    expect(existsSync(unwanted.dir)).toBe(false);
   });
 });

@@ -44,7 +44,7 @@ const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve
 function stateOf(uid: string, subtask: number, bytes = 10): AcknowledgedState {
   return {
     uid,
-    handle: { subtask, keyGroupRange: [0, 0], file: `${uid}/subtask-${subtask}.state`, bytes, sha256: 'x', isFinished: false },
+    handle: { subtask, keyGroupRange: [0, 0], isFinished: false, operatorState: { file: `${uid}/subtask-${subtask}.operator`, bytes, sha256: 'x' } },
   };
 }
 

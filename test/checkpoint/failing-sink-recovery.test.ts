@@ -5,6 +5,7 @@ import { buildJobGraph } from '../../src/runtime/job-loader.ts';
 import { executeJob } from '../../src/runtime/local-executor.ts';
 import { expectedLines, type SinkFailure } from './fixtures/failing-sink-job.ts';
 import { TempDirs, committedLines } from './fixtures/failure-recovery-harness.ts';
+import { stateBackendExecutionOptions } from '../support/state-backend.ts';
 
 /**
  * Issue #3, the failing sink: "a failing sink makes the job restore every operator and source from the
@@ -55,6 +56,7 @@ async function runJob(options: RunOptions): Promise<readonly string[]> {
   const graph = await buildJobGraph(ref, { jobName: 'failing-sink', parallelism: options.parallelism });
   const log: string[] = [];
   await executeJob(graph, {
+    ...stateBackendExecutionOptions(),
     workers: 0,
     job: ref,
     log: (line) => log.push(line),

@@ -96,4 +96,14 @@ export class FaultyFileSystem implements CheckpointFileSystem {
     this.enter('rm', filePath);
     await this.inner.rm(filePath);
   }
+
+  async importFile(from: string, to: string): Promise<void> {
+    this.enter('importFile', to);
+    await this.inner.importFile(from, to);
+  }
+
+  async hashFile(filePath: string): Promise<{ readonly bytes: number; readonly sha256: string }> {
+    this.enter('hashFile', filePath);
+    return this.inner.hashFile(filePath);
+  }
 }

@@ -27,12 +27,15 @@ function keyGroupSnapshot(keyGroup: number): KeyGroupSnapshot {
   return { keyGroup, states: [{ name: 'count', kind: 'value', version: 0, entries: [[`key-${keyGroup}`, 0, keyGroup]] }], timerQueues: [] };
 }
 
+/** Handles of an operator: keyed state files when `isKeyed`, operator state files when `hasOperatorState` (default: non-keyed). */
 function operatorMetadata(
   uid: string,
   parallelism: number,
   maxParallelism: number,
   isKeyed: boolean,
+  hasOperatorState = !isKeyed,
 ): OperatorStateMetadata {
+  const file = (name: string): { file: string; bytes: number; sha256: string } => ({ file: name, bytes: 1, sha256: '0'.repeat(64) });
   return {
     uid,
     name: uid,
@@ -44,10 +47,9 @@ function operatorMetadata(
       return {
         subtask,
         keyGroupRange: isKeyed ? ([range.start, range.end] as const) : ([0, 0] as const),
-        file: `${uid}/subtask-${subtask}.state`,
-        bytes: 1,
-        sha256: '0'.repeat(64),
         isFinished: false,
+        ...(hasOperatorState ? { operatorState: file(`${uid}/subtask-${subtask}.operator`) } : {}),
+        ...(isKeyed ? { keyed: { kind: 'canonical' as const, ...file(`${uid}/subtask-${subtask}.keyed`) } } : {}),
       };
     }),
   };
@@ -61,8 +63,14 @@ function restoreSubtask(
   parallelism: number,
 ): OperatorSnapshot {
   const needed = oldSubtasksFor(operator, subtask, parallelism);
+  const olds = [...new Set([...needed.operatorState, ...needed.keyed])];
   return redistributeSnapshots(
-    needed.map((old) => ({ subtask: old, snapshot: oldSnapshots[old]! })),
+    olds.map((old) => {
+      const whole = oldSnapshots[old]!;
+      // As the executor reads them: each part only from the old subtasks that part needs.
+      const snapshot: OperatorSnapshot = needed.keyed.includes(old) ? whole : { ...whole, keyed: undefined };
+      return { subtask: old, snapshot: needed.operatorState.includes(old) ? snapshot : { keyed: snapshot.keyed, operatorState: {} } };
+    }),
     subtask,
     parallelism,
     operator.maxParallelism,
@@ -108,10 +116,10 @@ describe('redistributeSnapshots: keyed state', () => {
 
   it('reads only the old subtasks whose key groups overlap, and only its own at the same parallelism', () => {
     const operator = operatorMetadata('counts', 4, 128, true);
-    expect(oldSubtasksFor(operator, 2, 4)).toEqual([2]);
-    expect(oldSubtasksFor(operator, 0, 2)).toEqual([0, 1]);
-    expect(oldSubtasksFor(operator, 1, 3)).toEqual([1, 2]);
-    expect(oldSubtasksFor(operator, 0, 1)).toEqual([0, 1, 2, 3]);
+    expect(oldSubtasksFor(operator, 2, 4)).toEqual({ keyed: [2], operatorState: [] });
+    expect(oldSubtasksFor(operator, 0, 2)).toEqual({ keyed: [0, 1], operatorState: [] });
+    expect(oldSubtasksFor(operator, 1, 3)).toEqual({ keyed: [1, 2], operatorState: [] });
+    expect(oldSubtasksFor(operator, 0, 1)).toEqual({ keyed: [0, 1, 2, 3], operatorState: [] });
     fc.assert(
       fc.property(rescale, ({ maxParallelism, oldParallelism, newParallelism }) => {
         const keyed = operatorMetadata('k', oldParallelism, maxParallelism, true);
@@ -120,7 +128,7 @@ describe('redistributeSnapshots: keyed state', () => {
           const expected = keyed.subtasks
             .filter((h) => h.keyGroupRange[0] < range.end && range.start < h.keyGroupRange[1])
             .map((h) => h.subtask);
-          expect(oldSubtasksFor(keyed, subtask, newParallelism)).toEqual(expected);
+          expect(oldSubtasksFor(keyed, subtask, newParallelism).keyed).toEqual(expected);
           expect(expected.length).toBeGreaterThan(0);
         }
       }),
@@ -212,7 +220,7 @@ describe('redistributeSnapshots: operator state', () => {
 
   it('keeps keyed and union state together for a keyed broadcast operator', () => {
     const maxParallelism = 8;
-    const operator = operatorMetadata('enrich', 2, maxParallelism, true);
+    const operator = operatorMetadata('enrich', 2, maxParallelism, true, true);
     const oldSnapshots = operator.subtasks.map((handle): OperatorSnapshot => ({
       keyed: {
         format: 'eddy-keyed-state/1',
@@ -228,8 +236,28 @@ describe('redistributeSnapshots: operator state', () => {
   });
 
   it('reads every old subtask of a non-keyed operator', () => {
-    expect(oldSubtasksFor(operatorMetadata('source', 3, 128, false), 0, 5)).toEqual([0, 1, 2]);
-    expect(oldSubtasksFor({ ...operatorMetadata('none', 1, 128, false), subtasks: [] }, 0, 2)).toEqual([]);
+    expect(oldSubtasksFor(operatorMetadata('source', 3, 128, false), 0, 5)).toEqual({ keyed: [], operatorState: [0, 1, 2] });
+    expect(oldSubtasksFor({ ...operatorMetadata('none', 1, 128, false), subtasks: [] }, 0, 2)).toEqual({ keyed: [], operatorState: [] });
+  });
+});
+
+describe('redistributeSnapshots: operator state of keyed operators', () => {
+  it('deals non-union lists of a keyed operator from every old subtask, not only the overlapping ones (property)', () => {
+    fc.assert(
+      fc.property(rescale, ({ maxParallelism, oldParallelism, newParallelism }) => {
+        const operator = operatorMetadata('keyed-with-lists', oldParallelism, maxParallelism, true, true);
+        const oldSnapshots = operator.subtasks.map((handle): OperatorSnapshot => ({
+          keyed: { format: 'eddy-keyed-state/1', maxParallelism, keyGroups: [keyGroupSnapshot(handle.keyGroupRange[0])] },
+          operatorState: { pending: [`from-${handle.subtask}-a`, `from-${handle.subtask}-b`] },
+        }));
+        const restored = Array.from({ length: newParallelism }, (_, subtask) => restoreSubtask(operator, oldSnapshots, subtask, newParallelism));
+        const dealt = restored.flatMap((snapshot) => snapshot.operatorState.pending ?? []);
+        expect(dealt.sort()).toEqual(oldSnapshots.flatMap((snapshot) => snapshot.operatorState.pending!).sort());
+        const groups = restored.flatMap((snapshot) => snapshot.keyed?.keyGroups.map((group) => group.keyGroup) ?? []);
+        expect(groups.sort((a, b) => a - b)).toEqual(operator.subtasks.map((handle) => handle.keyGroupRange[0]));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

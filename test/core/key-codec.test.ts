@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/core/errors.ts';
-import { encodeKey, keyIdOf } from '../../src/core/key-codec.ts';
+import { decodeKey, encodeKey, keyIdOf, KeyReader, readKey } from '../../src/core/key-codec.ts';
+import { EddyError } from '../../src/core/errors.ts';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
@@ -161,5 +162,71 @@ describe('string keys', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe('decoding canonical keys', () => {
+  /** What a key reads back as: −0 becomes 0 (the encoding does not keep the sign of zero). */
+  const normalized = (key: unknown): unknown => {
+    if (key === 0) return 0;
+    if (Array.isArray(key)) return key.map(normalized);
+    if (key !== null && typeof key === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(key)) {
+        if (value === undefined) continue;
+        Object.defineProperty(out, name, { value: normalized(value), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    return key;
+  };
+
+  const wellFormedKey = fc.letrec<{ key: unknown }>((tie) => ({
+    key: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      scalarKey,
+      fc.string({ unit: 'binary', maxLength: 80 }),
+      fc.array(tie('key'), { maxLength: 3 }),
+      fc.dictionary(fc.oneof(fc.constantFrom('a', 'b', '', '__proto__', 'constructor'), fc.string()), tie('key'), {
+        maxKeys: 3,
+      }),
+    ),
+  })).key;
+
+  it('law: decode(encode(k)) deep-equals k, and re-encodes to the same bytes', () => {
+    fc.assert(
+      fc.property(wellFormedKey, (key) => {
+        const bytes = encodeKey(key);
+        const decoded = decodeKey(bytes);
+        expect(decoded).toEqual(normalized(key));
+        expect(hex(encodeKey(decoded))).toBe(hex(bytes));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('reads each kind, including the edges of numbers and bigints', () => {
+    for (const key of [null, true, false, 0, -1, 2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 53, 1.5, -Infinity, 0n, -(2n ** 80n), 'é😀', [], {}]) {
+      expect(decodeKey(encodeKey(key))).toEqual(key);
+    }
+    expect(Number.isNaN(decodeKey(encodeKey(Number.NaN)))).toBe(true);
+    expect(Object.is(decodeKey(encodeKey(-0)), 0)).toBe(true);
+    const proto = decodeKey(encodeKey(JSON.parse('{"__proto__": 1}'))) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype);
+    expect(Object.keys(proto)).toEqual(['__proto__']);
+  });
+
+  it('reads consecutive keys with one reader', () => {
+    const bytes = Buffer.concat([encodeKey('a'), encodeKey([1, { x: 2n }]), encodeKey(null)]);
+    const reader = new KeyReader(bytes);
+    expect([readKey(reader), readKey(reader), readKey(reader)]).toEqual(['a', [1, { x: 2n }], null]);
+    expect(reader.offset).toBe(bytes.length);
+  });
+
+  it('rejects truncated, trailing and unknown bytes', () => {
+    const bytes = encodeKey(['abc', 1]);
+    expect(() => decodeKey(bytes.subarray(0, bytes.length - 1))).toThrow(/truncated/);
+    expect(() => decodeKey(Buffer.concat([bytes, Buffer.from([0])]))).toThrow(/trailing/);
+    expect(() => decodeKey(Buffer.from([0x99]))).toThrow(EddyError);
   });
 });

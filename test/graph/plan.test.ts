@@ -35,6 +35,17 @@ describe('planJob chaining', () => {
     expect(build(1, 'rebalance')).toEqual([[1, 2]]);
   });
 
+  it('keeps keyed operators at the head of their task when asked (RocksDB: they prefetch there)', () => {
+    const g = new GraphBuilder();
+    const s = g.source('src', source);
+    const w = g.operator('window', 'window', map, { uid: 'w', isStateful: true });
+    const m = g.operator('m', 'map', map);
+    g.edge(s, w, hashBy((v) => v));
+    g.edge(w, m, { kind: 'forward' });
+    expect(planJob(g.build(1), { chainKeyedEdges: false }).vertices.map((v) => v.chain)).toEqual([[1], [2, 3]]);
+    expect(planJob(g.build(1)).vertices.map((v) => v.chain)).toEqual([[1, 2, 3]]);
+  });
+
   it('does not chain across a parallelism change, a second input, a side output or a chaining strategy', () => {
     const g = new GraphBuilder();
     const s = g.source('src', source);

@@ -4,7 +4,7 @@ import type { OutputTag } from '../../src/core/output-tag.ts';
 import { ManualClock } from '../../src/core/time.ts';
 import { OperatorMetrics } from '../../src/operators/operator-metrics.ts';
 import type { OperatorSnapshot, Output, StreamOperator } from '../../src/operators/operator.ts';
-import { MemoryStateBackend } from '../../src/state/memory/memory-state-backend.ts';
+import { createTestKeyedStateBackend } from '../support/state-backend.ts';
 import type { KeyedStateBackend, KeyedStateBackendOptions } from '../../src/state/keyed-state-backend.ts';
 
 /**
@@ -74,7 +74,7 @@ export class OperatorTestHarness<OUT = unknown> {
       emitWatermark: (timestamp) => emitted.push({ kind: 'watermark', timestamp }),
       emitWatermarkStatus: (isIdle) => emitted.push({ kind: 'status', isIdle }),
     };
-    const createBackend = this.options.createBackend ?? ((o: KeyedStateBackendOptions) => new MemoryStateBackend(o));
+    const createBackend = this.options.createBackend ?? createTestKeyedStateBackend;
     this.operator.setup({
       uid,
       name: uid,

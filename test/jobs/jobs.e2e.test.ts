@@ -1,3 +1,4 @@
+import { stateBackendCliArgs } from '../support/state-backend.ts';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +39,7 @@ const RUNS = [
 ] as const;
 
 async function runJob(job: string, args: Record<string, string>, run: { parallelism: number; workers: number }): Promise<void> {
-  const argv = ['run', `jobs/${job}.ts`, '--parallelism', String(run.parallelism), '--workers', String(run.workers), '--quiet'];
+  const argv = ['run', `jobs/${job}.ts`, '--parallelism', String(run.parallelism), '--workers', String(run.workers), '--quiet', ...stateBackendCliArgs()];
   for (const [name, value] of Object.entries(args)) argv.push(`--${name}`, value);
   const result = await runCli(argv);
   expect(result.stderr).toBe('');

@@ -25,10 +25,11 @@ import {
  */
 const JOB = 'test/recovery/fixtures/paced-keyed-job.ts';
 /**
- * 28,000 records at 8,000/s: an uninterrupted run reads for 3.5 s (plus ~1 s start-up); a killed run
- * gets ~0.2–0.6 s of it done, so a schedule's kills all fall before the end.
+ * 36,000 records at 8,000/s: an uninterrupted run reads for 4.5 s (plus ~1 s start-up); a killed run
+ * gets ~0.2–0.6 s of it done (more when checkpoints are slow: RocksDB on a loaded machine), so a
+ * schedule's kills all fall before the end.
  */
-const COUNT = 28_000;
+const COUNT = 36_000;
 const RATE = 8_000;
 const KEYS = 17;
 const WINDOW = 500;

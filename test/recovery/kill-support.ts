@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { stateBackendCliArgs } from '../support/state-backend.ts';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,7 @@ const live = new Set<EddyProcess>();
 
 /** Starts `node src/cli/bin.js <args>` as the leader of a new process group (detached). */
 export function spawnEddy(args: readonly string[]): EddyProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args, ...stateBackendCliArgs()], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not spawn eddy ${args.join(' ')}`);
   const handle: EddyProcess = {
     pid: child.pid,

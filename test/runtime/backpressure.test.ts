@@ -28,6 +28,7 @@ const settings = {
   bufferTimeoutMs: 100,
   channelCredits: 2,
   onBadRecord: 'fail' as const,
+  stateBackend: { kind: 'memory' } as const,
   progressIntervalMs: 1000,
 };
 

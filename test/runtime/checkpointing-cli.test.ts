@@ -65,11 +65,24 @@ describe('checkpoint engine options', () => {
         recordsInPerSecond: 2,
         sources: [],
         watermarkMs: Number.MIN_SAFE_INTEGER,
-        lastCheckpoint: { checkpointId: 12, durationMs: 84, totalBytes: 1_234_567, isFinal: false },
+        lastCheckpoint: { checkpointId: 12, durationMs: 84, totalBytes: 1_234_567, writtenBytes: 1_234_567, isFinal: false },
       },
       5_000,
     );
     expect(line).toMatch(/ · checkpoint 12 \(84 ms, 1\.2 MB\)$/);
+    const incremental = formatProgress(
+      {
+        elapsedMs: 5_000,
+        recordsIn: 10,
+        recordsOut: 5,
+        recordsInPerSecond: 2,
+        sources: [],
+        watermarkMs: Number.MIN_SAFE_INTEGER,
+        lastCheckpoint: { checkpointId: 13, durationMs: 90, totalBytes: 40_000_000, writtenBytes: 2_100_000, isFinal: false },
+      },
+      5_000,
+    );
+    expect(incremental).toMatch(/ · checkpoint 13 \(90 ms, 2\.1 MB of 40\.0 MB\)$/);
     expect([formatBytes(999), formatBytes(1_000), formatBytes(3_400_000_000)]).toEqual(['999 B', '1.0 kB', '3.4 GB']);
   });
 });

@@ -95,7 +95,7 @@ describe('checkpointing: faults and finished sources', () => {
       ...nodeCheckpointFileSystem,
       async writeFileDurably(path, data) {
         const id = Number(/chk-(\d{6})/.exec(path)?.[1] ?? '0');
-        if (id >= 2 && id <= 6 && basename(dirname(path)) !== 'enumerators' && path.endsWith('.state')) {
+        if (id >= 2 && id <= 6 && basename(dirname(path)) !== 'enumerators' && (path.endsWith('.keyed') || path.endsWith('.operator'))) {
           failedWrites++;
           throw Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC' });
         }

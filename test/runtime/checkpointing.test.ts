@@ -8,6 +8,7 @@ import { UserFunctionError } from '../../src/core/errors.ts';
 import { buildJobGraph } from '../../src/runtime/job-loader.ts';
 import { executeJob, type ExecutionOptions } from '../../src/runtime/local-executor.ts';
 import type { Reading } from './fixtures/checkpointing-job.ts';
+import { stateBackendExecutionOptions } from '../support/state-backend.ts';
 
 const modulePath = fileURLToPath(new URL('./fixtures/checkpointing-job.ts', import.meta.url));
 const COUNT = 12_000;
@@ -54,6 +55,7 @@ async function run(options: RunOptions): Promise<{ log: string[] }> {
   const graph = await buildJobGraph(ref, { jobName: 'checkpointed-windows', parallelism: options.parallelism });
   const log: string[] = [];
   await executeJob(graph, {
+    ...stateBackendExecutionOptions(),
     workers: options.workers,
     job: ref,
     log: (line) => log.push(line),

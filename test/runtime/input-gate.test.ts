@@ -96,3 +96,43 @@ describe('InputGate status announcements', () => {
     );
   });
 });
+
+describe('InputGate batch preparation (state prefetch)', () => {
+  it('prepares each batch once before processing it, the same batch first, and in channel order otherwise', async () => {
+    const channels = [new InputChannel(0, () => {}), new InputChannel(1, () => {})];
+    const head = new RecordingHead();
+    const gate = new InputGate([channels], head, 'head', 0);
+    const prepared: number[][] = [];
+    const pending: Array<() => void> = [];
+    gate.prepareBatch = (next) => {
+      prepared.push([...next.values.slice(0, next.length)] as number[]);
+      // Every other batch needs loading; the others are already cached.
+      if (prepared.length % 2 === 0) return undefined;
+      return new Promise<void>((resolve) => pending.push(resolve));
+    };
+    for (const channel of channels) channel.enqueue(ACTIVE_STATUS);
+    channels[0]!.enqueue(batch(1, 2));
+    channels[1]!.enqueue(batch(10));
+    channels[0]!.enqueue(batch(3));
+
+    const steps: string[] = [];
+    const run = async (): Promise<void> => {
+      for (;;) {
+        const step = gate.processNext();
+        steps.push(step);
+        if (step === 'nothing-available') return;
+        if (step === 'preparing') {
+          const preparation = gate.takePreparation()!;
+          expect(gate.takePreparation()).toBeUndefined();
+          pending.shift()!();
+          await preparation;
+        }
+      }
+    };
+    await run();
+    expect(head.seen.map((seen) => seen.value)).toEqual([1, 2, 10, 3]);
+    // Prepared once each, in the order processed; a batch waiting for its preparation is processed next.
+    expect(prepared).toEqual([[1, 2], [10], [3]]);
+    expect(steps.filter((step) => step === 'preparing')).toHaveLength(2);
+  });
+});

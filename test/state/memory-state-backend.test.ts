@@ -23,6 +23,19 @@ describe('MemoryStateBackend specifics', () => {
     expect(() => backend.snapshot()).toThrow(/plain data/);
   });
 
+  it('fires timers of one timestamp and key group in insertion order (its tie order)', () => {
+    const backend = new MemoryStateBackend(new BackendHarness().options({ maxParallelism: 1, keyGroupRange: new KeyGroupRange(0, 1) }));
+    const queue = backend.getTimerQueue('t', testWindowCodec);
+    const keys = ['k5', 'k0', 'k3', 'k1'];
+    for (const key of keys) {
+      backend.setCurrentKey(key);
+      queue.add(10, { start: 0, end: 10 });
+    }
+    const fired: unknown[] = [];
+    for (let timer = queue.poll(); timer !== undefined; timer = queue.poll()) fired.push(timer.key);
+    expect(fired).toEqual(keys);
+  });
+
   it('rejects one name used both per window and outside windows', () => {
     const backend = new MemoryStateBackend(new BackendHarness().options());
     backend.getListState(listState<number>('both'));

@@ -24,6 +24,7 @@ import type {
 } from '../keyed-state-backend.ts';
 import { VOID_NAMESPACE, voidNamespaceCodec } from '../keyed-state-backend.ts';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.ts';
+import { checkBackendKeyGroupRange, checkSameStateKind, keyOutsideRange } from '../backend-checks.ts';
 import { CurrentKey } from './current-key.ts';
 import { HeapTimerQueue, type TimerKeyContext } from './heap-timer-queue.ts';
 import { MemoryAggregatingState } from './memory-aggregating-state.ts';
@@ -76,17 +77,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
     this.operatorUid = options.operatorUid;
     this.subtask = options.subtask;
     this.ttlTime = { clock: options.clock, currentWatermark: options.currentWatermark };
-    if (
-      options.keyGroupRange.start < 0 ||
-      options.keyGroupRange.end > options.maxParallelism ||
-      options.keyGroupRange.start >= options.keyGroupRange.end
-    ) {
-      throw new EddyError(
-        `operator '${options.operatorUid}' subtask ${options.subtask}: key-group range ${options.keyGroupRange} ` +
-          `is empty or outside [0, ${options.maxParallelism})`,
-        { operatorUid: options.operatorUid, subtask: options.subtask },
-      );
-    }
+    checkBackendKeyGroupRange(options);
   }
 
   // ---- current key ----
@@ -97,11 +88,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
 
   setCurrentKeyWithGroup(key: unknown, keyGroup: number): void {
     if (!this.keyGroupRange.contains(keyGroup)) {
-      throw new EddyError(
-        `operator '${this.operatorUid}' subtask ${this.subtask} got key ${describeKey(key)} of key group ${keyGroup}, ` +
-          `outside its range ${this.keyGroupRange}: records were routed to the wrong subtask`,
-        { operatorUid: this.operatorUid, subtask: this.subtask },
-      );
+      throw keyOutsideRange(this.operatorUid, this.subtask, key, keyGroup, this.keyGroupRange);
     }
     const current = this.current;
     current.key = key;
@@ -209,12 +196,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
   }
 
   private checkSameKind(kind: StateDescriptor['kind'], descriptor: StateDescriptor): void {
-    if (kind === descriptor.kind) return;
-    throw new ConfigurationError(
-      `state '${descriptor.name}' of operator '${this.operatorUid}' is already registered as ${kind} state and cannot ` +
-        `also be ${descriptor.kind} state; use a different name for each state`,
-      { operatorUid: this.operatorUid },
-    );
+    checkSameStateKind(this.operatorUid, kind, descriptor);
   }
 
   getKeys(stateName: string, namespaceId: string | number): unknown[] {
@@ -383,11 +365,3 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
   }
 }
 
-function describeKey(key: unknown): string {
-  try {
-    const text = JSON.stringify(key, (_name, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
-    return text === undefined ? String(key) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  } catch {
-    return String(key);
-  }
-}

@@ -1,0 +1,51 @@
+import { ConfigurationError, EddyError } from '../core/errors.ts';
+import type { KeyGroupRange } from '../core/key-group.ts';
+import type { StateDescriptor } from './descriptors.ts';
+import type { KeyedStateBackendOptions } from './keyed-state-backend.ts';
+
+/**
+ * The checks every keyed state backend makes the same way, with the same messages (the conformance
+ * suite pins them): the key-group range it is created for, keys routed to the wrong subtask, and one
+ * state name registered as two kinds.
+ */
+
+/** Throws unless `options.keyGroupRange` is a non-empty range within `[0, maxParallelism)`. */
+export function checkBackendKeyGroupRange(options: KeyedStateBackendOptions): void {
+  const range = options.keyGroupRange;
+  if (range.start < 0 || range.end > options.maxParallelism || range.start >= range.end) {
+    throw new EddyError(
+      `operator '${options.operatorUid}' subtask ${options.subtask}: key-group range ${range} ` +
+        `is empty or outside [0, ${options.maxParallelism})`,
+      { operatorUid: options.operatorUid, subtask: options.subtask },
+    );
+  }
+}
+
+/** The error for a key whose key group the backend does not own: a routing bug. */
+export function keyOutsideRange(operatorUid: string, subtask: number, key: unknown, keyGroup: number, range: KeyGroupRange): EddyError {
+  return new EddyError(
+    `operator '${operatorUid}' subtask ${subtask} got key ${describeKey(key)} of key group ${keyGroup}, ` +
+      `outside its range ${range}: records were routed to the wrong subtask`,
+    { operatorUid, subtask },
+  );
+}
+
+/** Throws when state `descriptor.name`, registered as `kind`, is requested as another kind. */
+export function checkSameStateKind(operatorUid: string, kind: StateDescriptor['kind'], descriptor: StateDescriptor): void {
+  if (kind === descriptor.kind) return;
+  throw new ConfigurationError(
+    `state '${descriptor.name}' of operator '${operatorUid}' is already registered as ${kind} state and cannot ` +
+      `also be ${descriptor.kind} state; use a different name for each state`,
+    { operatorUid },
+  );
+}
+
+/** A key for messages: JSON (bigints as `12n`), at most 80 characters. */
+export function describeKey(key: unknown): string {
+  try {
+    const text = JSON.stringify(key, (_name, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+    return text === undefined ? String(key) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(key);
+  }
+}

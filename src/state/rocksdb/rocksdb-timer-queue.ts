@@ -1,0 +1,472 @@
+import { EddyError } from '../../core/errors.ts';
+import { keyIdOf, type KeyId } from '../../core/key-codec.ts';
+import type { KeyGroupRange } from '../../core/key-group.ts';
+import type { NamespaceCodec, Timer, TimerQueue, TimerSnapshot } from '../keyed-state-backend.ts';
+import { latin1, ROWS_START, RowKeyReader, TIMER_ROWS_END, successor } from './key-layout.ts';
+import type { RocksWrite } from './rocks-store.ts';
+import type { RocksStateContext } from './rocksdb-kv-state.ts';
+import { scanRowsSync } from './state-rows.ts';
+import { CacheEntry, WriteBackCache, type CacheOwner } from './write-back-cache.ts';
+
+/** The column family of timer queue `name`. */
+export function timerColumnFamily(name: string): string {
+  return `t/${name}`;
+}
+
+/** Timers read per refill of the heap. */
+const REFILL_ROWS = 1024;
+/** `bound` when the heap holds every timer. Sorts after every latin1 row id. */
+const ALL = '\uffff';
+/** `bound` when the heap holds no stored timer range yet. Sorts before every row id. */
+const NONE = '';
+const ROW_ENTRY_BYTES = 96;
+
+/** A timer in the heap. `id` is its row key as latin1 (one char per byte): it orders timers exactly as RocksDB does. */
+class HeapTimer<N> implements Timer<N> {
+  heapIndex = -1;
+
+  constructor(
+    readonly timestamp: number,
+    readonly key: unknown,
+    readonly namespace: N,
+    readonly keyGroup: number,
+    readonly id: string,
+    readonly keyId: KeyId,
+    readonly namespaceId: string | number,
+    /** Also a row in RocksDB (read by a refill, or persisted for a checkpoint): removing it from the heap deletes the row. */
+    public isStored: boolean,
+  ) {}
+}
+
+/** Firing order: timestamp, then the row key bytes (key group, key, namespace). */
+function isBefore(a: HeapTimer<unknown>, b: HeapTimer<unknown>): boolean {
+  return a.timestamp !== b.timestamp ? a.timestamp < b.timestamp : a.id < b.id;
+}
+
+function compare(a: HeapTimer<unknown>, b: HeapTimer<unknown>): number {
+  return isBefore(a, b) ? -1 : a.id === b.id ? 0 : 1;
+}
+
+/** A cached timer row: whether RocksDB holds (or will hold) the timer `id`. */
+class TimerRowEntry extends CacheEntry {
+  isPresent = false;
+
+  constructor(
+    readonly owner: RocksTimerQueue<unknown>,
+    readonly id: string,
+  ) {
+    super();
+    this.sizeBytes = ROW_ENTRY_BYTES + id.length;
+  }
+}
+
+/**
+ * A {@link TimerQueue} in RocksDB: one row per timer in its own column family, keyed
+ * `[timestamp][keyGroup][key][namespace]` with an empty value, so RocksDB keeps timers in firing order
+ * (timestamp, then key group, then key and namespace bytes — deterministic, and the same after a restore).
+ *
+ * In memory, a min-heap holds every timer whose row key is ≤ `bound` (the heap is complete up to
+ * there; `bound` = everything for a queue that never spilled): adding, removing, peeking and polling
+ * such timers is a heap operation with no I/O. Timers beyond the bound exist only as rows, reached
+ * through the write-back cache (a cached row answers `add`'s deduplication and `remove`; a miss reads
+ * the row, blocking — or the operator prefetched it). When the heap grows past `maxHeapTimers` its
+ * later half is written out as rows and the bound moves down (a spill); when it runs empty and rows
+ * may remain, the next {@link REFILL_ROWS} rows are read with one blocking scan (a refill). `size` is
+ * exact: every add and remove knows whether the timer existed.
+ *
+ * Invariants: the heap holds exactly the timers with id ≤ bound; a heap timer marked `isStored` also
+ * has a row (deleted when the timer leaves the heap); the logical rows beyond the bound are RocksDB's
+ * rows overlaid by the cached row entries.
+ */
+export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
+  readonly columnFamily: string;
+  private heap: Array<HeapTimer<N>> = [];
+  private readonly heapIds = new Map<string, HeapTimer<N>>();
+  /** Every timer with a row key ≤ bound is in the heap. */
+  private bound: string;
+  private count: number;
+  private readonly rows = new Map<string, TimerRowEntry>();
+  private dirty: TimerRowEntry[] = [];
+  private dirtyCount = 0;
+  private readonly writtenAt = new Map<string, number>();
+  private lastAdded: HeapTimer<N> | undefined = undefined;
+  private readonly reader = new RowKeyReader();
+  private prefetchIds: string[] = [];
+  private prefetchSeen: Set<string> | undefined = undefined;
+
+  constructor(
+    readonly name: string,
+    readonly namespaceCodec: NamespaceCodec<N>,
+    private readonly context: RocksStateContext,
+    private readonly maxHeapTimers: number,
+    /** Timers already stored as rows (restored before registration); 0 for a new queue. */
+    storedCount: number,
+  ) {
+    this.columnFamily = timerColumnFamily(name);
+    this.count = storedCount;
+    this.bound = storedCount === 0 ? ALL : NONE;
+    context.cache.register(this);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(timestamp: number, namespace: N): boolean {
+    const current = this.context.current;
+    return this.addForKey(timestamp, current.key, current.keyId, current.requireKeyGroup(`timer queue ${this.name}`), namespace);
+  }
+
+  /** Adds a timer for an explicit key (restore). `keyId` must be `keyIdOf(key)`. */
+  addForKey(timestamp: number, key: unknown, keyId: KeyId, keyGroup: number, namespace: N): boolean {
+    const namespaceId = this.namespaceCodec.idOf(namespace);
+    const last = this.lastAdded;
+    if (
+      last !== undefined &&
+      last.heapIndex >= 0 &&
+      last.timestamp === timestamp &&
+      last.namespaceId === namespaceId &&
+      last.keyId === keyId
+    ) {
+      return false;
+    }
+    const id = this.idOf(timestamp, keyGroup, key, namespace);
+    if (id <= this.bound) {
+      const existing = this.heapIds.get(id);
+      if (existing !== undefined) {
+        this.lastAdded = existing;
+        return false;
+      }
+      const timer = new HeapTimer<N>(timestamp, key, namespace, keyGroup, id, keyId, namespaceId, false);
+      this.heapIds.set(id, timer);
+      this.insert(timer);
+      this.count++;
+      this.lastAdded = timer;
+      if (this.heap.length > this.maxHeapTimers) this.spill();
+      return true;
+    }
+    const row = this.rowFor(id, true);
+    if (row.isPresent) return false;
+    this.setRow(row, true);
+    this.count++;
+    return true;
+  }
+
+  remove(timestamp: number, namespace: N): boolean {
+    const current = this.context.current;
+    const keyGroup = current.requireKeyGroup(`timer queue ${this.name}`);
+    const id = this.idOf(timestamp, keyGroup, current.key, namespace);
+    if (id <= this.bound) {
+      const timer = this.heapIds.get(id);
+      if (timer === undefined) return false;
+      this.removeAt(timer.heapIndex);
+      return true;
+    }
+    const row = this.rowFor(id, true);
+    if (!row.isPresent) return false;
+    this.setRow(row, false);
+    this.count--;
+    return true;
+  }
+
+  peek(): Timer<N> | undefined {
+    if (this.heap.length === 0 && this.bound !== ALL) this.refill();
+    return this.heap[0];
+  }
+
+  poll(): Timer<N> | undefined {
+    if (this.heap.length === 0) {
+      if (this.bound === ALL) return undefined;
+      this.refill();
+      if (this.heap.length === 0) return undefined;
+    }
+    return this.removeAt(0);
+  }
+
+  /** The row key of a timer, as latin1. */
+  private idOf(timestamp: number, keyGroup: number, key: unknown, namespace: N): string {
+    return this.context.rowKeys.beginTimer(timestamp, keyGroup, key).namespace(this.namespaceCodec.toPlain(namespace)).latin1();
+  }
+
+  // ---- heap ----
+
+  private insert(timer: HeapTimer<N>): void {
+    timer.heapIndex = this.heap.length;
+    this.heap.push(timer);
+    this.siftUp(timer.heapIndex);
+  }
+
+  /** Removes the heap timer at `index` (and its row, if stored). */
+  private removeAt(index: number): HeapTimer<N> {
+    const heap = this.heap;
+    const removed = heap[index]!;
+    const last = heap.pop()!;
+    if (index < heap.length) {
+      heap[index] = last;
+      last.heapIndex = index;
+      this.siftDown(index);
+      this.siftUp(last.heapIndex);
+    }
+    removed.heapIndex = -1;
+    this.heapIds.delete(removed.id);
+    this.count--;
+    if (removed.isStored) this.setRow(this.rowFor(removed.id, false), false);
+    return removed;
+  }
+
+  private siftUp(start: number): void {
+    const heap = this.heap;
+    let index = start;
+    const timer = heap[index]!;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (!isBefore(timer, parent)) break;
+      heap[index] = parent;
+      parent.heapIndex = index;
+      index = parentIndex;
+    }
+    heap[index] = timer;
+    timer.heapIndex = index;
+  }
+
+  private siftDown(start: number): void {
+    const heap = this.heap;
+    const length = heap.length;
+    let index = start;
+    const timer = heap[index]!;
+    for (;;) {
+      const left = 2 * index + 1;
+      if (left >= length) break;
+      const right = left + 1;
+      let child = left;
+      if (right < length && isBefore(heap[right]!, heap[left]!)) child = right;
+      const childTimer = heap[child]!;
+      if (!isBefore(childTimer, timer)) break;
+      heap[index] = childTimer;
+      childTimer.heapIndex = index;
+      index = child;
+    }
+    heap[index] = timer;
+    timer.heapIndex = index;
+  }
+
+  /**
+   * Gives every heap timer that lives only in memory its row (written with the next flush of dirty
+   * entries), so that a native checkpoint — which holds only what RocksDB holds — contains every timer.
+   * Only timers added since the last call are written; from then on removing one deletes its row.
+   */
+  persistHeap(): void {
+    for (const timer of this.heap) {
+      if (timer.isStored) continue;
+      timer.isStored = true;
+      this.setRow(this.rowFor(timer.id, false), true);
+    }
+  }
+
+  /**
+   * Moves the later half of the heap out to rows and lowers the bound to the last timer kept.
+   * O(n log n) for n timers, once per n/2 adds: amortized O(log n) per add.
+   */
+  private spill(): void {
+    const sorted = this.heap.slice().sort(compare);
+    const keep = sorted.length >> 1;
+    for (let i = keep; i < sorted.length; i++) {
+      const timer = sorted[i]!;
+      timer.heapIndex = -1;
+      this.heapIds.delete(timer.id);
+      if (!timer.isStored) this.setRow(this.rowFor(timer.id, false), true);
+    }
+    sorted.length = keep;
+    // A sorted array is a valid min-heap.
+    for (let i = 0; i < keep; i++) sorted[i]!.heapIndex = i;
+    this.heap = sorted;
+    this.bound = keep === 0 ? NONE : sorted[keep - 1]!.id;
+  }
+
+  /** Reads the next rows beyond the bound into the (empty) heap: one blocking scan. */
+  private refill(): void {
+    const cache = this.context.cache;
+    // Rows written only in the cache must be in RocksDB before the scan.
+    this.collectDirty(cache.pendingWrites);
+    cache.beforeRead();
+    const gte = this.bound === NONE ? ROWS_START : successor(Buffer.from(this.bound, 'latin1'));
+    const { keys } = this.context.store.scanSync({ columnFamily: this.columnFamily, gte, lt: TIMER_ROWS_END, limit: REFILL_ROWS });
+    cache.metrics.blockingScans++;
+    for (const rowKey of keys) this.heap.push(this.timerFromRow(rowKey));
+    for (let i = 0; i < this.heap.length; i++) {
+      const timer = this.heap[i]!;
+      timer.heapIndex = i;
+      this.heapIds.set(timer.id, timer);
+    }
+    this.bound = keys.length < REFILL_ROWS ? ALL : latin1(keys[keys.length - 1]!);
+  }
+
+  private timerFromRow(rowKey: Uint8Array): HeapTimer<N> {
+    const reader = this.reader.readTimer(rowKey);
+    const key = reader.key();
+    const namespace = this.namespaceCodec.fromPlain(reader.namespacePlain());
+    const id = latin1(rowKey);
+    const namespaceId = this.namespaceCodec.idOf(namespace);
+    return new HeapTimer<N>(reader.timestampMs, key, namespace, reader.keyGroup, id, keyIdOf(key), namespaceId, true);
+  }
+
+  // ---- rows (the write-back cache) ----
+
+  /** The cached row entry of `id`; on a miss read it (blocking) when `isRead`, else create it for a write. */
+  private rowFor(id: string, isRead: boolean): TimerRowEntry {
+    const cache = this.context.cache;
+    let row = this.rows.get(id);
+    if (row !== undefined) {
+      if (isRead) cache.metrics.hits++;
+      row.isReferenced = true;
+      return row;
+    }
+    row = new TimerRowEntry(this as RocksTimerQueue<unknown>, id);
+    if (isRead) {
+      cache.beforeRead();
+      const [bytes] = this.context.store.multiGetSync(this.columnFamily, [Buffer.from(id, 'latin1')]);
+      cache.metrics.misses++;
+      row.isPresent = bytes !== null && bytes !== undefined;
+    } else {
+      this.markDirty(row);
+    }
+    this.rows.set(id, row);
+    cache.insert(row);
+    return row;
+  }
+
+  private setRow(row: TimerRowEntry, isPresent: boolean): void {
+    row.isPresent = isPresent;
+    this.markDirty(row);
+  }
+
+  private markDirty(row: TimerRowEntry): void {
+    if (row.isDirty) return;
+    row.isDirty = true;
+    this.dirtyCount++;
+    this.dirty.push(row);
+    // Rows cleaned by eviction stay in the list until the next flush; drop them when they pile up.
+    if (this.dirty.length > 1024 && this.dirty.length > 4 * this.dirtyCount) this.dirty = this.dirty.filter((each) => each.isDirty);
+  }
+
+  detach(entry: CacheEntry): void {
+    this.rows.delete((entry as TimerRowEntry).id);
+  }
+
+  collectWrites(entry: CacheEntry, writes: RocksWrite[]): void {
+    const row = entry as TimerRowEntry;
+    const key = Buffer.from(row.id, 'latin1');
+    const columnFamily = this.columnFamily;
+    writes.push(row.isPresent ? { kind: 'put', columnFamily, key, value: EMPTY } : { kind: 'delete', columnFamily, key });
+    row.isDirty = false;
+    this.dirtyCount--;
+    const cache = this.context.cache;
+    if (cache.isRecordingWrites) this.writtenAt.set(row.id, cache.prefetchSeq);
+  }
+
+  collectDirty(writes: RocksWrite[]): void {
+    for (const row of this.dirty) if (row.isDirty) this.collectWrites(row, writes);
+    this.dirty = [];
+  }
+
+  forgetRecordedWrites(): void {
+    if (this.writtenAt.size > 0) this.writtenAt.clear();
+  }
+
+  // ---- prefetch ----
+
+  /** Adds the row of a timer `add`/`remove` will touch to the prefetch being assembled, unless the heap or cache answers it. */
+  requestPrefetch(key: unknown, keyGroup: number, timestamp: number, namespace: N): void {
+    const id = this.idOf(timestamp, keyGroup, key, namespace);
+    if (id <= this.bound) return;
+    const row = this.rows.get(id);
+    if (row !== undefined) {
+      row.isReferenced = true;
+      return;
+    }
+    const seen = (this.prefetchSeen ??= new Set());
+    if (seen.has(id)) return;
+    seen.add(id);
+    this.prefetchIds.push(id);
+  }
+
+  issuePrefetch(): Promise<void> | undefined {
+    const ids = this.prefetchIds;
+    if (ids.length === 0) return undefined;
+    this.prefetchIds = [];
+    this.prefetchSeen = undefined;
+    const cache = this.context.cache;
+    const seq = cache.beginPrefetchRead();
+    const keys = ids.map((id) => Buffer.from(id, 'latin1'));
+    return this.context.store.multiGet(this.columnFamily, keys).then(
+      (values) => {
+        try {
+          this.installPrefetched(ids, values, seq);
+        } finally {
+          cache.endPrefetchRead();
+        }
+      },
+      (error: unknown) => {
+        cache.endPrefetchRead();
+        throw error;
+      },
+    );
+  }
+
+  private installPrefetched(ids: readonly string[], values: ReadonlyArray<Uint8Array | null>, seq: number): void {
+    const cache = this.context.cache;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (this.rows.has(id) || WriteBackCache.isStale(this.writtenAt.get(id), seq)) {
+        cache.metrics.prefetchDropped++;
+        continue;
+      }
+      const row = new TimerRowEntry(this as RocksTimerQueue<unknown>, id);
+      row.isPresent = values[i] !== null && values[i] !== undefined;
+      this.rows.set(id, row);
+      cache.insert(row);
+      cache.metrics.prefetched++;
+    }
+  }
+
+  // ---- snapshots ----
+
+  /**
+   * The timers of each key group of `range` as snapshot data, indexed by `keyGroup − range.start`, in
+   * firing order: the heap's, then the rows beyond the bound (one blocking scan per chunk). Dirty rows
+   * must have been flushed.
+   */
+  snapshotByKeyGroup(range: KeyGroupRange): Array<TimerSnapshot[] | undefined> {
+    const byKeyGroup = new Array<TimerSnapshot[] | undefined>(range.size);
+    const push = (keyGroup: number, timer: TimerSnapshot): void => {
+      if (!range.contains(keyGroup)) {
+        throw new EddyError(`timer queue '${this.name}' holds a timer of key group ${keyGroup}, outside ${range}`);
+      }
+      (byKeyGroup[keyGroup - range.start] ??= []).push(timer);
+    };
+    for (const timer of this.heap.slice().sort(compare)) {
+      push(timer.keyGroup, [timer.timestamp, timer.key, this.namespaceCodec.toPlain(timer.namespace)]);
+    }
+    if (this.bound !== ALL) {
+      const gte = this.bound === NONE ? ROWS_START : successor(Buffer.from(this.bound, 'latin1'));
+      const reader = this.reader;
+      this.context.cache.metrics.blockingScans += scanRowsSync(this.context.store, this.columnFamily, gte, TIMER_ROWS_END, (rowKey) => {
+        reader.readTimer(rowKey);
+        push(reader.keyGroup, [reader.timestampMs, reader.key(), reader.namespacePlain()]);
+      });
+    }
+    return byKeyGroup;
+  }
+
+  dispose(): void {
+    this.heap = [];
+    this.heapIds.clear();
+    this.rows.clear();
+    this.dirty = [];
+    this.writtenAt.clear();
+    this.lastAdded = undefined;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
