@@ -40,3 +40,6 @@ export type { KafkaEnumeratorSettings } from './kafka-split-enumerator.ts';
 export { KafkaSourceReader, MAX_RECORDS_PER_BATCH } from './kafka-source-reader.ts';
 export type { KafkaRecord, KafkaReaderSettings } from './kafka-source-reader.ts';
 export type { KafkaLogLevel, KafkaSaslOptions, KafkaSslOptions, KafkaConnectionSettings } from './kafka-client.ts';
+export { kafkaSink, KafkaSink } from './kafka-sink.ts';
+export type { KafkaSinkOptions, KafkaValueSerializer, KafkaDeliveryGuarantee, ResolvedKafkaSinkOptions } from './kafka-sink-options.ts';
+export { resolveKafkaSinkOptions } from './kafka-sink-options.ts';

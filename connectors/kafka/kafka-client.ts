@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { connect as connectTcp, isIP } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import {
@@ -34,6 +35,14 @@ import { decodeFetchedPartition, type FetchedPartition, type RawFetchResponse, t
  * backpressured reader must not trip; and it still could not commit to the job's `groupId` for lag
  * monitoring without joining that group. Fetching directly has none of this: a reader's partitions
  * change by changing what it asks for, and nothing but Eddy's checkpoint decides where it reads.
+ *
+ * **Transactions.** The sink's {@link KafkaProducerClient} drives kafkajs's transaction manager (its
+ * `eosManager` module) and message producer directly, over one shared `Cluster` per sink subtask: the
+ * public producer hides the producer id and epoch of its transaction, and a new producer instance with
+ * the same transactional id aborts the transaction instead of resuming it. Knowing (transactional id,
+ * producer id, epoch), Eddy commits a pre-committed transaction after a restart with one `EndTxn`
+ * request to the transaction coordinator — what Flink does by reflection on the Java producer.
+ * These internal modules are loaded from kafkajs 2.2.4, which package.json pins.
  *
  * Offsets are JavaScript numbers: exact up to 2^53, far beyond any real partition.
  */
@@ -550,4 +559,342 @@ export class KafkaFetchClient {
     }
     return this.producerConnecting;
   }
+}
+
+// ---- producing (the sink) --------------------------------------------------------------------------
+
+/** A record as the sink hands it to Kafka. `partition` unset: Kafka's default partitioner decides. */
+export interface OutgoingRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>> | undefined;
+  readonly timestampMs: number;
+  readonly partition: number | undefined;
+}
+
+/** Records of one send, per topic. */
+export type OutgoingBatch = ReadonlyMap<string, readonly OutgoingRecord[]>;
+
+/** The producer id and epoch of a transactional id, as the transaction coordinator handed them out. */
+export interface ProducerIdentity {
+  readonly transactionalId: string;
+  /** A 64-bit id, as a decimal string (as kafkajs keeps it). */
+  readonly producerId: string;
+  readonly epoch: number;
+}
+
+/** One transactional id's transactions, driven by kafkajs's transaction manager. */
+export interface TransactionalProducer {
+  readonly transactionalId: string;
+  /**
+   * `InitProducerId`: gets this id's producer id and a new epoch, which fences every earlier producer of
+   * the id and aborts the transaction it left open (if any).
+   */
+  init(): Promise<void>;
+  /** Starts a transaction (locally: Kafka learns of it with its first record). */
+  begin(): void;
+  /** Whether the current transaction has sent records (it then holds partitions open on the broker). */
+  hasRecords(): boolean;
+  send(batch: OutgoingBatch): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+  identity(): ProducerIdentity;
+}
+
+/** How an `EndTxn` for a transaction of an earlier run ended. */
+export type EndTransactionOutcome = 'done' | 'fenced';
+
+/** kafkajs's internal modules the producer client drives (see the file's comment). */
+interface KafkaJsInternals {
+  readonly createEosManager: (options: {
+    logger: unknown;
+    cluster: Cluster;
+    transactionTimeout: number;
+    transactional: boolean;
+    transactionalId?: string;
+  }) => KafkaJsEosManager;
+  readonly createMessageProducer: (options: {
+    logger: unknown;
+    cluster: Cluster;
+    partitioner: unknown;
+    eosManager: KafkaJsEosManager;
+    idempotent: boolean;
+    retrier: unknown;
+    getConnectionStatus: () => string;
+  }) => { sendBatch: (request: { acks: number; timeout: number; compression: number; topicMessages: unknown[] }) => Promise<unknown> };
+  readonly createRetry: (options: unknown) => unknown;
+  readonly connected: string;
+  readonly transactionCoordinator: number;
+}
+
+/** The part of kafkajs's eosManager Eddy uses. */
+interface KafkaJsEosManager {
+  initProducerId(): Promise<void>;
+  beginTransaction(): void;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+  isInTransaction(): boolean;
+  getProducerId(): number | string;
+  getProducerEpoch(): number;
+}
+
+let internals: KafkaJsInternals | undefined;
+
+function kafkaJsInternals(): KafkaJsInternals {
+  if (internals !== undefined) return internals;
+  const require = createRequire(import.meta.url);
+  const load = (module: string): unknown => {
+    try {
+      return require(`kafkajs/src/${module}`);
+    } catch (error) {
+      throw new EddyError(`kafkaSink needs kafkajs 2.2.4's internal module '${module}', which did not load (${describeError(error)}); reinstall with npm ci`, {
+        domain: 'internal',
+        cause: error,
+      });
+    }
+  };
+  internals = {
+    createEosManager: load('producer/eosManager') as KafkaJsInternals['createEosManager'],
+    createMessageProducer: load('producer/messageProducer') as KafkaJsInternals['createMessageProducer'],
+    createRetry: load('retry') as KafkaJsInternals['createRetry'],
+    connected: (load('network/connectionStatus') as { CONNECTION_STATUS: { CONNECTED: string } }).CONNECTION_STATUS.CONNECTED,
+    transactionCoordinator: (load('protocol/coordinatorTypes') as { TRANSACTION: number }).TRANSACTION,
+  };
+  return internals;
+}
+
+/** The request of a kafkajs Broker that ends a transaction (untyped in kafkajs's typings). */
+interface TransactionCoordinator {
+  endTxn(request: { transactionalId: string; producerId: string; producerEpoch: number; transactionResult: boolean }): Promise<unknown>;
+}
+
+/** kafkajs's codes for `compression`. */
+const COMPRESSION_CODES = { none: 0, gzip: 1 } as const;
+
+/** `EndTxn` errors after which a new coordinator lookup (and a pause) may succeed. */
+const COORDINATOR_RETRY_ERRORS: ReadonlySet<string> = new Set([
+  'COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'CONCURRENT_TRANSACTIONS',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_LOAD_IN_PROGRESS',
+]);
+
+/** `EndTxn` errors meaning the epoch is no longer the id's current one: someone called InitProducerId since. */
+const FENCED_ERRORS: ReadonlySet<string> = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+
+/**
+ * A sink subtask's client: one kafkajs `Cluster` (connections, metadata) shared by its transactional
+ * producers (one per transactional id of its pool) or its idempotent producer (at-least-once).
+ */
+export class KafkaProducerClient {
+  private readonly socketErrors = new SocketErrors();
+  private readonly cluster: Cluster;
+  private readonly logger: unknown;
+  private readonly disconnectCluster: () => Promise<void>;
+  private readonly partitioner: unknown;
+
+  constructor(
+    private readonly settings: KafkaConnectionSettings,
+    private readonly compression: 'none' | 'gzip',
+  ) {
+    const kafka = createKafka(settings, settings.clientId, this.socketErrors);
+    let captured: Cluster | undefined;
+    const unusedAssigner: Assigner = {
+      name: CLUSTER_CAPTURE,
+      version: 0,
+      assign: async () => [],
+      protocol: () => ({ name: CLUSTER_CAPTURE, metadata: Buffer.alloc(0) }),
+    };
+    const consumer = kafka.consumer({
+      groupId: CLUSTER_CAPTURE,
+      allowAutoTopicCreation: false,
+      partitionAssigners: [
+        ({ cluster }) => {
+          captured = cluster;
+          return unusedAssigner;
+        },
+      ],
+    });
+    if (captured === undefined) throw new EddyError('kafkajs did not hand its cluster to the partition assigner');
+    this.cluster = captured;
+    this.disconnectCluster = () => consumer.disconnect();
+    this.logger = kafka.logger();
+    this.partitioner = Partitioners.DefaultPartitioner();
+  }
+
+  /** Connects within `connectionTimeoutMs`, or rejects with {@link describeConnectionFailure}. */
+  async connect(): Promise<void> {
+    await connectWithin(this.settings, this.socketErrors, () => this.cluster.connect(), () => this.cluster.disconnect());
+  }
+
+  /**
+   * The number of partitions of each topic; rejects with an EddyError naming a topic that does not
+   * exist (`topic`).
+   */
+  async partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
+    try {
+      await this.cluster.addMultipleTargetTopics([...topics]);
+    } catch (error) {
+      const type = String(errorFields(rootCause(error)).type ?? errorFields(error).type ?? '');
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || /does not host this topic-partition|UNKNOWN_TOPIC/.test(describeError(error))) {
+        throw new EddyError(
+          `Kafka at ${this.settings.brokers.join(',')} has no topic ${topics.map((topic) => `'${topic}'`).join(' or ')} (topic): ` +
+            'create it first (kafka-topics.sh --create --topic <name> --partitions <n>) or fix the name',
+          { domain: 'user', cause: error },
+        );
+      }
+      throw error;
+    }
+    const counts = new Map<string, number>();
+    for (const topic of topics) counts.set(topic, this.cluster.findTopicPartitionMetadata(topic).length);
+    return counts;
+  }
+
+  /** A producer for transactional id `transactionalId` (not initialised: call `init`). */
+  transactional(transactionalId: string, transactionTimeoutMs: number): TransactionalProducer {
+    const k = kafkaJsInternals();
+    const eosManager = k.createEosManager({
+      logger: this.logger,
+      cluster: this.cluster,
+      transactionTimeout: transactionTimeoutMs,
+      transactional: true,
+      transactionalId,
+    });
+    const producer = this.messageProducer(eosManager);
+    let hasRecords = false;
+    return {
+      transactionalId,
+      init: async () => {
+        try {
+          await eosManager.initProducerId();
+        } catch (error) {
+          throw describeTransactionFailure(this.settings, `initialising transactional id '${transactionalId}'`, error, transactionTimeoutMs);
+        }
+      },
+      begin: () => {
+        eosManager.beginTransaction();
+        hasRecords = false;
+      },
+      hasRecords: () => hasRecords,
+      send: async (batch) => {
+        hasRecords = true;
+        await this.send(producer, batch);
+      },
+      commit: async () => {
+        await eosManager.commit();
+        hasRecords = false;
+      },
+      abort: async () => {
+        await eosManager.abort();
+        hasRecords = false;
+      },
+      identity: () => ({ transactionalId, producerId: String(eosManager.getProducerId()), epoch: eosManager.getProducerEpoch() }),
+    };
+  }
+
+  /** An idempotent (non-transactional) producer: retries never duplicate a record. */
+  async idempotent(): Promise<(batch: OutgoingBatch) => Promise<void>> {
+    const eosManager = kafkaJsInternals().createEosManager({
+      logger: this.logger,
+      cluster: this.cluster,
+      transactionTimeout: 60_000,
+      transactional: false,
+    });
+    await eosManager.initProducerId();
+    const producer = this.messageProducer(eosManager);
+    return (batch) => this.send(producer, batch);
+  }
+
+  /**
+   * Ends a transaction of an earlier run by its identity (`EndTxn` to its coordinator, retried while
+   * the coordinator moves or loads). `'fenced'`: the epoch is no longer current — the id was
+   * initialised again since, which also ended this transaction (committed earlier, or aborted).
+   */
+  async endTransaction(identity: ProducerIdentity, commit: boolean): Promise<EndTransactionOutcome> {
+    const { transactionCoordinator } = kafkaJsInternals();
+    const deadline = Date.now() + this.settings.requestTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        // kafkajs's typings omit the coordinator type and EndTxn, which its Cluster and Broker have.
+        const findCoordinator = this.cluster.findGroupCoordinator as unknown as (request: { groupId: string; coordinatorType: number }) => Promise<TransactionCoordinator>;
+        const coordinator = await findCoordinator.call(this.cluster, { groupId: identity.transactionalId, coordinatorType: transactionCoordinator });
+        await coordinator.endTxn({
+          transactionalId: identity.transactionalId,
+          producerId: identity.producerId,
+          producerEpoch: identity.epoch,
+          transactionResult: commit,
+        });
+        return 'done';
+      } catch (error) {
+        const type = String(errorFields(error).type ?? '');
+        if (FENCED_ERRORS.has(type)) return 'fenced';
+        const retriable = COORDINATOR_RETRY_ERRORS.has(type) || isTransientKafkaError(error);
+        if (!retriable || Date.now() >= deadline) {
+          throw describeTransactionFailure(this.settings, `${commit ? 'committing' : 'aborting'} transaction of '${identity.transactionalId}'`, error, undefined);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+      }
+    }
+  }
+
+  /** Disconnects every connection. Safe to call more than once. */
+  async close(): Promise<void> {
+    await this.disconnectCluster();
+  }
+
+  private messageProducer(eosManager: KafkaJsEosManager): ReturnType<KafkaJsInternals['createMessageProducer']> {
+    const k = kafkaJsInternals();
+    return k.createMessageProducer({
+      logger: this.logger,
+      cluster: this.cluster,
+      partitioner: this.partitioner,
+      eosManager,
+      idempotent: true,
+      retrier: k.createRetry({ ...(this.cluster as unknown as { retry?: object }).retry }),
+      getConnectionStatus: () => k.connected,
+    });
+  }
+
+  private async send(producer: ReturnType<KafkaJsInternals['createMessageProducer']>, batch: OutgoingBatch): Promise<void> {
+    const topicMessages = [...batch].map(([topic, records]) => ({
+      topic,
+      messages: records.map((record) => ({
+        key: record.key,
+        value: record.value,
+        ...(record.headers === undefined ? {} : { headers: record.headers }),
+        timestamp: String(record.timestampMs),
+        ...(record.partition === undefined ? {} : { partition: record.partition }),
+      })),
+    }));
+    await producer.sendBatch({ acks: -1, timeout: this.settings.requestTimeoutMs, compression: COMPRESSION_CODES[this.compression], topicMessages });
+  }
+}
+
+/** The EddyError for a failed transactional request, naming the setting to fix where there is one. */
+function describeTransactionFailure(settings: KafkaConnectionSettings, what: string, error: unknown, transactionTimeoutMs: number | undefined): EddyError {
+  const type = String(errorFields(error).type ?? errorFields(rootCause(error)).type ?? '');
+  if (type === 'INVALID_TRANSACTION_TIMEOUT') {
+    return new EddyError(
+      `${what}: Kafka refused the transaction timeout of ${transactionTimeoutMs ?? '?'} ms (transactionTimeoutMs): ` +
+        "it must not exceed the broker's transaction.max.timeout.ms (default 15 min)",
+      { domain: 'user', cause: error },
+    );
+  }
+  if (type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED' || type === 'CLUSTER_AUTHORIZATION_FAILED') {
+    return new EddyError(`${what}: Kafka denied the transactional id (${type}); grant this principal WRITE on it (transactionalIdPrefix)`, {
+      domain: 'user',
+      cause: error,
+    });
+  }
+  if (type === 'COORDINATOR_NOT_AVAILABLE' && /transaction/i.test(describeError(error))) {
+    return new EddyError(
+      `${what}: Kafka at ${settings.brokers.join(',')} has no transaction coordinator; on a single broker set ` +
+        'transaction.state.log.replication.factor=1 and transaction.state.log.min.isr=1',
+      { domain: 'external', isRetriable: true, cause: error },
+    );
+  }
+  return new EddyError(`${what} failed: ${describeError(error)}`, { domain: 'external', isRetriable: true, cause: error });
 }

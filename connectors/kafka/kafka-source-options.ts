@@ -124,9 +124,9 @@ export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Kafka's rule for topic names. */
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 /** `host:port` or `[ipv6]:port`. */
-const BROKER_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:,[\]]+):(\d{1,5})$/;
+export const BROKER_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:,[\]]+):(\d{1,5})$/;
 
 function defaultLog(line: string): void {
   process.stderr.write(`eddy: ${line}\n`);

@@ -24,10 +24,10 @@ export interface Sink<T> {
   /** A short description for the plan and errors, e.g. `file(out.jsonl)`. */
   describe(): string;
   /**
-   * Two-phase commit: the committer that makes pre-committed output visible. A sink without one
-   * writes directly (at-least-once at best).
+   * Two-phase commit: the committer that makes pre-committed output visible. A sink without one (or
+   * returning undefined for this run, e.g. when configured at-least-once) writes directly.
    */
-  createCommitter?(context: SinkWriterContext): Committer;
+  createCommitter?(context: SinkWriterContext): Committer | undefined;
 }
 
 /**
