@@ -6,7 +6,7 @@ import { json, kafkaSink, kafkaSource } from 'eddy/connectors/kafka';
  * ms>, "n": <number> }` from the input topic and writes, per key and window, `{ key, start, end,
  * count, sum }` to the output topic in Kafka transactions committed with each checkpoint — a
  * `read_committed` consumer of the output sees every window once, even across crashes and restarts
- * (run with `--checkpoint-interval` and, after a crash, `--from-checkpoint latest`).
+ * (run with `--checkpoint-dir` and, after a crash, `--from-checkpoint <that dir>`).
  */
 const Event = z.object({ key: z.string(), ts: z.number().int().nonnegative(), n: z.number() });
 type Event = z.infer<typeof Event>;

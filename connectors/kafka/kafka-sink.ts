@@ -174,11 +174,12 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
     }
     const prefix = this.options.transactionalIdPrefix!;
     const timeoutMs = this.options.transactionTimeoutMs;
-    // Ids of old subtasks that no longer exist: initialising them aborts what they left open.
+    // Ids nobody owns now — of old subtasks that no longer exist, or of an earlier prefix: initialising
+    // them aborts what they left open.
     const orphans: string[] = [];
     for (const entry of restoredState) {
       const state = toWriterState(entry);
-      if (state === undefined || state.subtask < this.context.parallelism) continue;
+      if (state === undefined || (state.subtask < this.context.parallelism && state.prefix === prefix)) continue;
       for (let n = 0; n < state.poolSize; n++) orphans.push(transactionalId(state.prefix, state.subtask, n));
     }
     for (const id of orphans) await this.client.transactional(id, timeoutMs).init();
