@@ -105,11 +105,21 @@ async function removeStaleRunFolders(stateDir: string, log: (line: string) => vo
     } catch {
       continue; // not ours, or still being created: leave it
     }
-    if (marker.hostname !== hostname || marker.pid === process.pid || isAlive(marker.pid)) continue;
+    if (marker.hostname !== hostname) continue;
+    // This process's pid in a folder made before this process started: an earlier process with the same
+    // pid (a restarted container's job is often pid 1 or 7 again).
+    const isOwnPid = marker.pid === process.pid;
+    if (isOwnPid && !(Date.parse(marker.startedAt) < processStartedAtMs - PID_REUSE_SLACK_MS)) continue;
+    if (!isOwnPid && isAlive(marker.pid)) continue;
     log(`removing the state folder '${folder}' of an earlier run of '${marker.jobName}' (process ${marker.pid} is gone)`);
     await removeStateRunFolder(folder, log);
   }
 }
+
+/** When this process started (wall clock). */
+const processStartedAtMs = Date.now() - process.uptime() * 1000;
+/** Clock slack when telling an earlier process with this pid from this one. */
+const PID_REUSE_SLACK_MS = 1_000;
 
 function isAlive(pid: number): boolean {
   try {

@@ -98,10 +98,10 @@ describe('state run folders', () => {
 
   it('removes folders of dead processes of this host, and keeps live and foreign ones', async () => {
     const dir = tempDir();
-    const marker = (name: string, hostname: string, pid: number): string => {
+    const marker = (name: string, hostname: string, pid: number, startedAt = ''): string => {
       const folder = path.join(dir, name);
       mkdirSync(folder);
-      writeFileSync(path.join(folder, '_eddy-run.json'), JSON.stringify({ hostname, pid, jobName: 'job', startedAt: '' }));
+      writeFileSync(path.join(folder, '_eddy-run.json'), JSON.stringify({ hostname, pid, jobName: 'job', startedAt }));
       return name;
     };
     const deadPid = 2 ** 22 + 12345; // above Linux's pid_max default range used here: never alive
@@ -109,10 +109,21 @@ describe('state run folders', () => {
     const live = marker(`eddy-job-${process.ppid}-2`, os.hostname(), process.ppid);
     const foreign = marker(`eddy-job-${deadPid}-3`, 'another-host', deadPid);
     mkdirSync(path.join(dir, 'eddy-job-1-4')); // no marker: not ours to judge
+    // This process's pid, but from before it started: an earlier process that had the same pid (a
+    // restarted container); one of this process's own runs (started after it) stays.
+    const startedAtMs = Date.now() - process.uptime() * 1000;
+    const reused = marker(`eddy-job-${process.pid}-5`, os.hostname(), process.pid, new Date(startedAtMs - 60_000).toISOString());
+    const own = marker(`eddy-job-${process.pid}-6`, os.hostname(), process.pid, new Date().toISOString());
     const lines: string[] = [];
     const folder = await createStateRunFolder(dir, 'job', (line) => lines.push(line));
-    expect(readdirSync(dir).sort()).toEqual([live, foreign, 'eddy-job-1-4', path.basename(folder)].sort());
+    expect(readdirSync(dir).sort()).toEqual([live, foreign, own, 'eddy-job-1-4', path.basename(folder)].sort());
     expect(readdirSync(dir)).not.toContain(dead);
-    expect(lines).toEqual([`removing the state folder '${path.join(dir, dead)}' of an earlier run of 'job' (process ${deadPid} is gone)`]);
+    expect(readdirSync(dir)).not.toContain(reused);
+    expect(lines.sort()).toEqual(
+      [
+        `removing the state folder '${path.join(dir, dead)}' of an earlier run of 'job' (process ${deadPid} is gone)`,
+        `removing the state folder '${path.join(dir, reused)}' of an earlier run of 'job' (process ${process.pid} is gone)`,
+      ].sort(),
+    );
   });
 });
