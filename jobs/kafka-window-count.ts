@@ -29,6 +29,7 @@ export const job = defineJob({
     output: z.string().default('window-counts').describe('topic the window results go to'),
     window: positiveDurationArg('10s').describe('window length'),
     outOfOrderness: durationArg('1s').describe('how far out of order events may arrive'),
+    idleness: positiveDurationArg('30s').describe('a partition without events for this long no longer holds windows back'),
     transactionalIdPrefix: z.string().default('kafka-window-count').describe('stable, unique per job'),
     bounded: z.union([z.boolean(), z.enum(['true', 'false'])]).default(false).transform((value) => value === true || value === 'true')
       .describe('stop at the end offsets seen at start (for batch runs)'),
@@ -43,7 +44,9 @@ export const job = defineJob({
           groupId: `${args.transactionalIdPrefix}-source`,
           ...(args.bounded ? { stoppingOffsets: 'latest' as const } : {}),
         }),
-        WatermarkStrategy.forBoundedOutOfOrderness<Event>(args.outOfOrderness).withTimestampAssigner((event) => event.ts),
+        WatermarkStrategy.forBoundedOutOfOrderness<Event>(args.outOfOrderness)
+          .withTimestampAssigner((event) => event.ts)
+          .withIdleness(args.idleness),
         { uid: 'events' },
       )
       .keyBy((event) => event.key)
