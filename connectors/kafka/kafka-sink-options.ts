@@ -184,7 +184,7 @@ function parseBrokers(brokers: string | readonly string[]): string[] {
  */
 export function resolveKafkaSinkOptions<T>(options: unknown): ResolvedKafkaSinkOptions<T> {
   if (typeof options !== 'object' || options === null) fail(`needs an options object ({ brokers, topic, … }), got ${String(options)}`);
-  const parsed = optionsSchema.safeParse(options);
+  const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') {

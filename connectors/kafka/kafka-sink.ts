@@ -1,6 +1,6 @@
 import { pack } from 'msgpackr';
 import type { Committer, Sink, SinkWriter, SinkWriterContext } from '../../src/connector/sink.ts';
-import { EddyError, describeError } from '../../src/core/errors.ts';
+import { ConfigurationError, EddyError, describeError } from '../../src/core/errors.ts';
 import {
   KafkaProducerClient,
   type KafkaConnectionSettings,
@@ -28,11 +28,14 @@ import { resolveKafkaSinkOptions, type KafkaDeliveryGuarantee, type KafkaSinkOpt
  * sources replay. After a change of parallelism, a subtask also initialises (so aborts) the ids of the
  * old subtasks that no longer exist, as recorded in the writer's state.
  *
- * Why a commit that meets "fenced" counts as done: an id is initialised again only by a subtask that
- * has itself committed every pending transaction of the restored checkpoint, so a pending
- * transaction whose epoch is gone was committed — unless the broker aborted it when it outlived
- * `transactionTimeoutMs`, which is told apart by its age, and fails the job loudly (its output is
- * lost). Eddy warns when a transaction gets near the timeout.
+ * An id is initialised again (new epoch) after each commit before it goes back to the pool, so an
+ * identity recorded in a checkpoint names one transaction only: committing it again — a restore
+ * from an older checkpoint — is refused as "fenced" by the coordinator and can never commit a later
+ * transaction of the same id. A commit that meets "fenced" therefore counts as done: the id was
+ * initialised again only after that transaction was committed, or by a subtask that had itself
+ * committed every pending transaction of the restored checkpoint — unless the broker aborted it
+ * because it outlived `transactionTimeoutMs`, which Kafka does not tell apart; Eddy warns then, and
+ * warns while a transaction gets near the timeout.
  *
  * **At-least-once**: an idempotent producer (retries never duplicate); each checkpoint waits until
  * every record before its barrier is acknowledged by all in-sync replicas; a restart may repeat
@@ -71,10 +74,10 @@ export class KafkaSink<T> implements Sink<T> {
     const configured = this.options.deliveryGuarantee ?? (context.checkpointingMode === 'exactly-once' ? 'exactly-once' : 'at-least-once');
     if (configured === 'exactly-once' && context.checkpointingMode === 'off') return 'at-least-once';
     if (configured === 'exactly-once' && this.options.transactionalIdPrefix === undefined) {
-      throw new EddyError(
+      throw new ConfigurationError(
         `${this.describe()}: the job checkpoints exactly-once, so the sink writes in Kafka transactions and needs ` +
           "option 'transactionalIdPrefix' (stable across restarts, unique per job); or set deliveryGuarantee: 'at-least-once'",
-        { domain: 'user', operatorUid: context.operatorUid },
+        { operatorUid: context.operatorUid },
       );
     }
     return configured;
@@ -136,6 +139,8 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
   private bufferedBytes = 0;
   private inFlightBytes = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Sends run one after another, in write order (kafkajs does not keep concurrent sends in order). */
+  private lastSend: Promise<void> = Promise.resolve();
   private failure: EddyError | undefined = undefined;
   /** Exactly-once: the transaction taking records, the sealed ones by checkpoint, the free ones. */
   private current: PoolTransaction | undefined = undefined;
@@ -242,7 +247,7 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
     this.throwIfFailed();
     this.sendBuffered();
     const sealed = this.current!;
-    if (!sealed.producer.hasRecords()) return [];
+    if (sealed.sends.length === 0) return [];
     const committable: TransactionCommittable = {
       ...sealed.producer.identity(),
       startedAtMs: sealed.startedAtMs ?? Date.now(),
@@ -268,10 +273,13 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
       this.throwIfFailed();
       try {
         await sealed.producer.commit();
+        this.prepared.delete(checkpointId);
+        // A new epoch before the id is used again: the identity in checkpoints now names only the
+        // committed transaction (see the class comment).
+        await sealed.producer.init();
       } catch (error) {
         throw this.fail(`committing the transaction of '${identity.transactionalId}' (checkpoint ${checkpointId})`, error);
       }
-      this.prepared.delete(checkpointId);
       this.release(sealed);
       return true;
     }
@@ -333,7 +341,7 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
     this.bufferedBytes = 0;
     const transaction = this.current;
     if (transaction !== undefined && transaction.startedAtMs === undefined) transaction.startedAtMs = Date.now();
-    const sending = this.sendRecords(records, transaction).then(
+    const sending = this.lastSend.then(() => (this.failure === undefined ? this.sendRecords(records, transaction) : undefined)).then(
       () => undefined,
       (error: unknown) => {
         this.fail(`writing to ${this.description}`, error);
@@ -345,16 +353,16 @@ export class KafkaSinkWriter<T> implements SinkWriter<T> {
       this.inFlight.delete(tracked);
     });
     this.inFlight.add(tracked);
+    this.lastSend = tracked;
     transaction?.sends.push(tracked);
   }
 
   private async sendRecords(records: ReadonlyArray<Pending<T>>, transaction: PoolTransaction | undefined): Promise<void> {
     const batch = new Map<string, OutgoingRecord[]>();
     const partitioner = this.options.partitioner;
-    if (partitioner !== undefined) {
-      const unknown = [...new Set(records.map((pending) => pending.topic))].filter((topic) => !this.partitionCounts.has(topic));
-      if (unknown.length > 0) for (const [topic, count] of await this.client.partitionCounts(unknown)) this.partitionCounts.set(topic, count);
-    }
+    // Topics seen for the first time must exist (and their partition counts are needed by a partitioner).
+    const unknown = [...new Set(records.map((pending) => pending.topic))].filter((topic) => !this.partitionCounts.has(topic));
+    if (unknown.length > 0) for (const [topic, count] of await this.client.partitionCounts(unknown)) this.partitionCounts.set(topic, count);
     for (const pending of records) {
       let record = pending.record;
       if (partitioner !== undefined) {
@@ -458,15 +466,16 @@ class KafkaTransactionCommitter implements Committer {
           await client.connect();
         }
         const outcome = await client.endTransaction(committable, true);
-        if (outcome === 'fenced' && Date.now() - committable.startedAtMs >= committable.transactionTimeoutMs) {
-          throw new EddyError(
-            `the transaction of '${committable.transactionalId}' started ${Math.round((Date.now() - committable.startedAtMs) / 1000)} s ago, ` +
-              `longer than transactionTimeoutMs (${committable.transactionTimeoutMs} ms): Kafka has aborted it and its records are lost. ` +
-              'Raise transactionTimeoutMs (and the broker’s transaction.max.timeout.ms) above the longest checkpoint interval plus recovery time',
-            { domain: 'user' },
+        const ageMs = Date.now() - committable.startedAtMs;
+        if (outcome === 'fenced' && ageMs >= committable.transactionTimeoutMs) {
+          // Committed earlier (the usual case: a restore from an older checkpoint), or aborted by Kafka
+          // for its age, which Kafka does not tell apart.
+          this.connection.log(
+            `warning: the pre-committed transaction of '${committable.transactionalId}' (started ${Math.round(ageMs / 1000)} s ago) ` +
+              `was already ended; it was committed earlier unless Kafka aborted it for exceeding transactionTimeoutMs ` +
+              `(${committable.transactionTimeoutMs} ms) — the broker's log says which`,
           );
         }
-        // 'fenced' within the timeout: a subtask that initialised this id had committed it first.
       }
     } finally {
       await client?.close().catch(() => undefined);

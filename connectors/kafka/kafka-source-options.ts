@@ -223,7 +223,7 @@ function wholeNamePattern(pattern: RegExp): RegExp {
  */
 export function resolveKafkaSourceOptions(options: unknown): ResolvedKafkaSourceOptions {
   if (typeof options !== 'object' || options === null) fail(`needs an options object ({ brokers, topics, value, … }), got ${String(options)}`);
-  const parsed = optionsSchema.safeParse(options);
+  const parsed = optionsSchema.safeParse(options, { reportInput: true });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') {
