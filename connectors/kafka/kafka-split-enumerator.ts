@@ -20,6 +20,12 @@ export interface KafkaEnumeratorSettings {
 /** The enumerator's own checkpoint state: every partition ever assigned (`[topic, partition]`). */
 interface KafkaEnumeratorState {
   readonly assignedPartitions: ReadonlyArray<readonly [topic: string, partition: number]>;
+  /**
+   * Whether the first assignment had happened when the checkpoint was taken. A checkpoint of a job
+   * that had not yet assigned anything (taken while the enumerator was still starting) restores as a
+   * first start. Absent in older checkpoints: then "some partition was assigned" stands in for it.
+   */
+  readonly hasStarted?: boolean;
 }
 
 function isKafkaEnumeratorState(value: unknown): value is KafkaEnumeratorState {
@@ -61,7 +67,9 @@ export function partitionOwner(topic: string, partition: number, parallelism: nu
  * will come.
  *
  * The checkpoint holds the set of assigned partitions: restored, the enumerator assigns only
- * partitions that are not in it (the readers' state holds the others, at their offsets).
+ * partitions that are not in it (the readers' state holds the others, at their offsets). A checkpoint
+ * taken before the first assignment (the first checkpoint can come while the enumerator still
+ * connects) restores as a first start: from `startingOffsets`, and bounded, to the end offsets then.
  */
 export class KafkaSplitEnumerator implements SplitEnumerator<KafkaPartitionSplit> {
   private admin: KafkaAdminClient | undefined = undefined;
@@ -69,6 +77,7 @@ export class KafkaSplitEnumerator implements SplitEnumerator<KafkaPartitionSplit
   private readonly assigned = new Map<string, readonly [topic: string, partition: number]>();
   /** Splits handed back by failed readers, by subtask, until that subtask's reader registers again. */
   private readonly returnedSplits = new Map<number, KafkaPartitionSplit[]>();
+  /** Restored from a checkpoint taken after the first assignment: resume, don't start over. */
   private readonly isRestored: boolean;
   private isStarted = false;
   private isClosed = false;
@@ -80,7 +89,10 @@ export class KafkaSplitEnumerator implements SplitEnumerator<KafkaPartitionSplit
     private readonly settings: KafkaEnumeratorSettings,
     restored?: EnumeratorCheckpoint<KafkaPartitionSplit>,
   ) {
-    this.isRestored = restored !== undefined && isKafkaEnumeratorState(restored.state);
+    this.isRestored =
+      restored !== undefined &&
+      isKafkaEnumeratorState(restored.state) &&
+      (restored.state.hasStarted ?? restored.state.assignedPartitions.length > 0);
     if (restored !== undefined && isKafkaEnumeratorState(restored.state)) {
       for (const [topic, partition] of restored.state.assignedPartitions) this.assigned.set(partitionSplitId(topic, partition), [topic, partition]);
       for (const split of restored.unassigned) this.returnSplit(split, partitionOwner(split.topic, split.partition, context.parallelism));
@@ -125,7 +137,7 @@ export class KafkaSplitEnumerator implements SplitEnumerator<KafkaPartitionSplit
   snapshotState(): EnumeratorCheckpoint<KafkaPartitionSplit> {
     const unassigned: KafkaPartitionSplit[] = [];
     for (const subtask of [...this.returnedSplits.keys()].sort((a, b) => a - b)) unassigned.push(...this.returnedSplits.get(subtask)!);
-    const state: KafkaEnumeratorState = { assignedPartitions: [...this.assigned.values()] };
+    const state: KafkaEnumeratorState = { assignedPartitions: [...this.assigned.values()], hasStarted: this.isStarted };
     return { unassigned, state };
   }
 
