@@ -74,7 +74,7 @@ async function runCommand(
   const { engine, jobOptions } = extractEngineOptions(options);
   const rawArgs: Record<string, unknown> = {};
   for (const [name, value] of jobOptions) rawArgs[kebabToCamel(name)] = value;
-  const parsed = job.args.strict().safeParse(rawArgs);
+  const parsed = job.args.strict().safeParse(rawArgs, { reportInput: true });
   if (!parsed.success) throw new ConfigurationError(describeArgIssues(parsed.error, job.name, reference));
 
   const env = new StreamEnvironment({
