@@ -21,9 +21,9 @@ import { BackendHarness } from '../backend-conformance.ts';
 
 /**
  * Incremental checkpoints on a real RocksDBStateBackend and a real CheckpointStorage: 1M keys of which
- * 1 % change between checkpoints; the bytes each of 5 consecutive checkpoints writes are measured
- * (the issue's target, under 25 % of a full checkpoint in all, is printed, not yet asserted: see the
- * comment at the measurement). Then the last checkpoint restores exactly the latest values, and
+ * 1 % change between checkpoints; the bytes the 5 consecutive checkpoints after the first write stay
+ * under 25 % of the full first checkpoint (the issue's target, asserted on bytes). Then the last
+ * checkpoint restores exactly the latest values, and
  * retention (1 checkpoint kept) leaves in `shared/` only what that checkpoint references.
  */
 
@@ -171,10 +171,11 @@ describe('RocksDB incremental checkpoints (1M keys, 1 % changed per checkpoint)'
         `${writtenPerCheckpoint.join(', ')} (${writtenTotal} in all, ${((100 * writtenTotal) / fullBytes).toFixed(2)} % of full); ` +
         `latest total ${bytesOfStateHandle(last)}; cache ${JSON.stringify(backend.metrics)}`,
     );
-    // The issue's target — under 25 % of a full checkpoint over these 5 — is NOT asserted yet: right after
-    // the bulk load it measures ~30 % here (the memtable captured at checkpoint 1 as a log chunk is stored
-    // again once RocksDB flushes it, and an L0 ▶ L1 compaction rewrites the whole level, which the binding
-    // gives no control over). Measured and printed above; the figures are in the README.
+    // The issue's target: under 25 % of a full checkpoint over these 5 (about 6 % here). It holds right
+    // after the bulk load because checkpoint 1 compacts the fresh level-0 files before capturing them
+    // (settleBulkWrites in rocks-io-thread.js); without that, RocksDB's compaction right after it
+    // rewrote the whole state and checkpoint 2 uploaded it again (~105 %).
+    expect(writtenTotal).toBeLessThan(0.25 * fullBytes);
     // Each checkpoint did write its changes (10k rows of ≥ 10 bytes each).
     for (const written of writtenPerCheckpoint) expect(written).toBeGreaterThan(CHANGED_PER_CHECKPOINT * 10);
     // The metadata tells the same (what the CLI and the bench report).

@@ -81,6 +81,7 @@ const DELETE_RANGE = 2;
  *   failure: Failure | null,
  *   walChunks: Map<string, WalChunk[]>,
  *   space: { isLow: boolean, checkedAtMs: number, unflushedBytes: Map<string, number> },
+ *   capturedSstFiles: Set<string>,
  * }} Store
  * @typedef {{ readonly start: number, readonly end: number, readonly name: string }} WalChunk
  */
@@ -109,6 +110,7 @@ port.on('message', (/** @type {Request} */ request) => {
       failure: null,
       walChunks: new Map(),
       space: { isLow: false, checkedAtMs: -Infinity, unflushedBytes: new Map() },
+      capturedSstFiles: new Set(),
     });
   }
   const store = stores.get(request.storeId);
@@ -396,6 +398,8 @@ async function openWith(store, families) {
   store.columnFamilies = [...families];
   store.sessions = new Map(families.map((name) => [name, db.columnFamily(name)]));
   store.space.unflushedBytes = new Map();
+  // Files present at open came from a checkpoint (a restore) or were there already: not bulk writes.
+  store.capturedSstFiles = new Set((await readdir(store.path)).filter((name) => name.endsWith('.sst')));
 }
 
 /**
@@ -761,10 +765,12 @@ async function checkpoint(store, targetDir) {
   await mkdir(path.dirname(targetDir), { recursive: true });
   await mkdir(targetDir);
   try {
+    await settleBulkWrites(store, db);
     await db.suspend();
     let files;
     try {
       files = await copyLiveFiles(store, targetDir);
+      store.capturedSstFiles = new Set(files.filter((file) => file.name.endsWith('.sst')).map((file) => file.name));
     } finally {
       await db.resume().catch((error) => {
         throw storeFailed(error);
@@ -774,6 +780,40 @@ async function checkpoint(store, targetDir) {
   } catch (error) {
     await rm(targetDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Largest database whose level 0 a checkpoint compacts after bulk writes (see settleBulkWrites). */
+const SETTLE_MAX_BYTES = 512 * 1024 * 1024;
+
+/**
+ * After bulk writes — most of the database in SST files no checkpoint captured yet (a first load,
+ * a backfill) — flushes and compacts before the capture, so that those rows are uploaded once, in
+ * the files they settle in: otherwise this checkpoint uploads the level-0 files, and the next one
+ * the whole level that RocksDB's compaction of them rewrites right after. Steady small changes (the
+ * usual case) never trigger it; nor does a database over SETTLE_MAX_BYTES (the compaction would
+ * hold the checkpoint back too long).
+ * @param {Store} store
+ * @param {RocksDB} db
+ */
+async function settleBulkWrites(store, db) {
+  let totalBytes = 0;
+  let newBytes = 0;
+  let newFiles = 0;
+  for (const name of (await readdir(store.path)).filter((n) => n.endsWith('.sst'))) {
+    const bytes = (await stat(path.join(store.path, name)).catch(() => ({ size: 0 }))).size;
+    totalBytes += bytes;
+    if (!store.capturedSstFiles.has(name)) {
+      newBytes += bytes;
+      newFiles++;
+    }
+  }
+  if (newFiles < 2 || newBytes <= totalBytes / 2 || totalBytes > SETTLE_MAX_BYTES) return;
+  await flushAll(db, store.columnFamilies);
+  try {
+    for (const session of store.sessions.values()) await session.compact({});
+  } catch (error) {
+    throw storeFailed(error);
   }
 }
 
