@@ -66,7 +66,10 @@ export interface KafkaSinkOptions<T> {
   readonly transactionTimeoutMs?: number;
   /** Records buffered per subtask before a send starts; default 1,000. */
   readonly batchSize?: number;
-  /** Bytes in flight per subtask before the sink stops taking records (backpressure); default 16 MiB. */
+  /**
+   * Bytes in flight per subtask before the sink stops taking records (backpressure); default 2 MiB.
+   * A checkpoint waits for all of them to be acknowledged: more buffers longer checkpoints.
+   */
   readonly maxBufferedBytes?: number;
   /** Compression of record batches; default none. */
   readonly compression?: 'none' | 'gzip';
@@ -110,7 +113,7 @@ export const DEFAULT_TRANSACTION_TIMEOUT_MS = 15 * 60_000;
 /** Default of {@link KafkaSinkOptions.batchSize}. */
 export const DEFAULT_SINK_BATCH_SIZE = 1_000;
 /** Default of {@link KafkaSinkOptions.maxBufferedBytes}. */
-export const DEFAULT_SINK_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_SINK_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';
 const positiveInt = (what: string) => z.number().int(`${what} must be a whole number`).positive(`${what} must be > 0`);

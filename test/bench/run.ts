@@ -5,12 +5,14 @@
  * its peak RSS is its own. Prints a markdown table for the README. Then the checkpointing benchmarks
  * (checkpoint-bench.ts): `checkpoints` (throughput with checkpoints every 1 s against off, and the
  * checkpoints' durations) and `recovery` (SIGKILL to processing again); `soak` (a random-kill soak,
- * ~60 s) runs only when named.
+ * ~60 s) runs only when named; so does `kafka` (kafka-bench.ts: Kafka ▶ count ▶ Kafka with Eddy beside raw
+ * kafkajs, against a development broker it starts itself; needs Java, ~3 minutes).
  *
  * Options: `--quick` (fewer events, one kill per parallelism), `--parallelism 1,2`, `--runs n` (best of
  * n, default 1; for `recovery`, kills per parallelism, default 3), scenario names or prefixes
  * (`map-filter`, `tumbling`, `sliding`, `session`, `checkpoints`, `recovery`, `soak`) to run only those;
- * for the soak `--seed n` (default 1) and `--soak-seconds n` (default 60).
+ * for the soak `--seed n` (default 1) and `--soak-seconds n` (default 60); for `kafka` `--records n` (input
+ * records, default 1,000,000; 200,000 with `--quick`).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,7 @@ import {
   type RecoveryMeasurement,
   type SinkKind,
 } from './checkpoint-bench.ts';
+import { benchKafka, DEFAULT_KAFKA_RECORDS, measureKafkaInChild, QUICK_KAFKA_RECORDS, type KafkaChildRequest } from './kafka-bench.ts';
 
 /** Events of the checkpoint throughput runs: ~6 s at parallelism 1 on a quiet machine. */
 const CHECKPOINT_EVENTS = 10_000_000;
@@ -40,9 +43,12 @@ interface Options {
   readonly checkpoints: boolean;
   readonly recovery: boolean;
   readonly soak: boolean;
+  readonly kafka: boolean;
   readonly runsGiven: boolean;
   readonly seed: number;
   readonly soakSeconds: number;
+  /** Input records of `kafka`; undefined: the default for the run (quick or not). */
+  readonly kafkaRecords: number | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -52,6 +58,7 @@ function parseOptions(argv: readonly string[]): Options {
   let runsGiven = false;
   let seed = 1;
   let soakSeconds = 60;
+  let kafkaRecords: number | undefined;
   const filters: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -62,6 +69,7 @@ function parseOptions(argv: readonly string[]): Options {
       runsGiven = true;
     } else if (arg === '--seed') seed = Number(argv[++i]);
     else if (arg === '--soak-seconds') soakSeconds = Number(argv[++i]);
+    else if (arg === '--records') kafkaRecords = Number(argv[++i]);
     else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else filters.push(arg);
   }
@@ -69,17 +77,19 @@ function parseOptions(argv: readonly string[]): Options {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number ≥ 1');
   if (!Number.isInteger(seed)) throw new Error('--seed takes a whole number');
   if (!(soakSeconds > 0)) throw new Error('--soak-seconds takes a positive number');
+  if (kafkaRecords !== undefined && (!Number.isInteger(kafkaRecords) || kafkaRecords < 1)) throw new Error('--records takes a whole number ≥ 1');
   const matches = (id: string): boolean => filters.some((f) => id.startsWith(f));
   const all = filters.length === 0;
   const scenarios = all ? SCENARIOS : SCENARIOS.filter((s) => matches(s.id));
   const checkpoints = all || matches('checkpoints');
   const recovery = all || matches('recovery');
   const soak = !all && matches('soak');
-  if (scenarios.length === 0 && !checkpoints && !recovery && !soak) {
-    const known = [...SCENARIOS.map((s) => s.id), 'checkpoints', 'recovery', 'soak'];
+  const kafka = !all && matches('kafka');
+  if (scenarios.length === 0 && !checkpoints && !recovery && !soak && !kafka) {
+    const known = [...SCENARIOS.map((s) => s.id), 'checkpoints', 'recovery', 'soak', 'kafka'];
     throw new Error(`no scenario matches ${filters.join(', ')}; known: ${known.join(', ')}`);
   }
-  return { quick, parallelisms, runs, scenarios, checkpoints, recovery, soak, runsGiven, seed, soakSeconds };
+  return { quick, parallelisms, runs, scenarios, checkpoints, recovery, soak, kafka, runsGiven, seed, soakSeconds, kafkaRecords };
 }
 
 /** Runs one measurement in a fresh `node --import tsx` process and returns what it printed. */
@@ -119,6 +129,11 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(measurement)}\n`);
     return;
   }
+  if (argv[0] === '--kafka-child') {
+    const measurement = await measureKafkaInChild(JSON.parse(argv[1]!) as KafkaChildRequest);
+    process.stdout.write(`${JSON.stringify(measurement)}\n`);
+    return;
+  }
   const options = parseOptions(argv);
   console.error(`${machineDescription()}${options.quick ? ' — quick run' : ''}`);
   const rows: Measurement[] = [];
@@ -151,6 +166,12 @@ async function main(argv: readonly string[]): Promise<void> {
     console.error(`  soak: ${result.kills} kills, ${result.restarts} restarts, output ${result.matched ? 'matched' : 'DID NOT match'} the golden run`);
     process.stdout.write(`\n${formatSoakTable(result)}\n`);
     if (!result.matched) process.exitCode = 1;
+  }
+  if (options.kafka) {
+    const records = options.kafkaRecords ?? (options.quick ? QUICK_KAFKA_RECORDS : DEFAULT_KAFKA_RECORDS);
+    console.error(`kafka: ${records.toLocaleString('en-US')} records, parallelism ${options.parallelisms.join(', ')}`);
+    const table = await benchKafka({ records, parallelisms: options.parallelisms, runs: options.runs, log: (line) => console.error(line) });
+    process.stdout.write(`\n${table}\n`);
   }
 }
 
