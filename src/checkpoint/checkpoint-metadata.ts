@@ -37,6 +37,8 @@ export interface RocksDBStateHandle {
   readonly kind: 'rocksdb';
   /** The database's column families (a restore opens exactly these). */
   readonly columnFamilies: readonly string[];
+  /** Name and kind of every state in the database (absent in older checkpoints). */
+  readonly states?: ReadonlyArray<{ readonly name: string; readonly kind: 'value' | 'list' | 'map' | 'reducing' | 'aggregating' }>;
   readonly sharedFiles: readonly NamedFileHandle[];
   readonly privateFiles: readonly NamedFileHandle[];
 }

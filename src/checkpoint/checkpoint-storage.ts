@@ -429,7 +429,10 @@ export class CheckpointStorage {
     } catch (error) {
       this.log(`could not remove the local checkpoint folder '${native.dir}': ${describeError(error)}`);
     }
-    return { handle: { kind: 'rocksdb', columnFamilies: [...native.columnFamilies], sharedFiles, privateFiles }, writtenBytes };
+    return {
+      handle: { kind: 'rocksdb', columnFamilies: [...native.columnFamilies], states: [...native.states], sharedFiles, privateFiles },
+      writtenBytes,
+    };
   }
 
   /** The shared file of this storage a restored database file came from, if it did. */
@@ -751,6 +754,7 @@ const stateHandleSchema = z.object({
       z.object({
         kind: z.literal('rocksdb'),
         columnFamilies: z.array(z.string()),
+        states: z.array(z.object({ name: z.string(), kind: z.enum(['value', 'list', 'map', 'reducing', 'aggregating']) })).optional(),
         sharedFiles: z.array(namedFileHandleSchema.refine((f) => f.file.startsWith(`${SHARED_FOLDER}/`), 'expected a file under shared/')),
         privateFiles: z.array(namedFileHandleSchema),
       }),
@@ -942,6 +946,7 @@ class VerifiedCheckpoint implements RestoredCheckpoint {
         maxParallelism,
         keyGroupRange: [handle.keyGroupRange[0], handle.keyGroupRange[1]],
         columnFamilies: [...keyed.columnFamilies],
+        states: keyed.states === undefined ? undefined : [...keyed.states],
         files,
       },
     };

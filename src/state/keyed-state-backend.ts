@@ -159,6 +159,14 @@ export interface NativeKeyedStateSnapshot {
   readonly files: readonly NativeSnapshotFile[];
   /** The database's column families (a restore opens exactly these). */
   readonly columnFamilies: readonly string[];
+  /** The kind of every state in the database: a restore refuses a state registered as another kind. */
+  readonly states: readonly NativeStateKind[];
+}
+
+/** A state's name and kind, as recorded with native keyed state. */
+export interface NativeStateKind {
+  readonly name: string;
+  readonly kind: 'value' | 'list' | 'map' | 'reducing' | 'aggregating';
 }
 
 /**
@@ -170,6 +178,8 @@ export interface NativeKeyedStateRestore {
   readonly maxParallelism: number;
   readonly keyGroupRange: readonly [start: number, end: number];
   readonly columnFamilies: readonly string[];
+  /** Absent in checkpoints older than the record of kinds: then nothing is checked. */
+  readonly states: readonly NativeStateKind[] | undefined;
   /** `name`: the file's name inside the database folder; `path`: where it is now (absolute). */
   readonly files: ReadonlyArray<{ readonly name: string; readonly path: string; readonly bytes: number; readonly sha256: string }>;
 }

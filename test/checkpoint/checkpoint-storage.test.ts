@@ -666,6 +666,7 @@ describe('CheckpointStorage: native (RocksDB) keyed state, incremental', () => {
       databaseId,
       dir,
       columnFamilies: ['s/counts'],
+      states: [{ name: 'counts', kind: 'value' }],
       files: Object.entries(files).map(([name, content]) => ({
         name,
         bytes: Buffer.byteLength(content),

@@ -2,7 +2,7 @@ import { appendFileSync, copyFileSync, existsSync, linkSync, mkdirSync, readFile
 import path from 'node:path';
 import { EddyError, describeError } from '../../core/errors.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
-import type { NativeKeyedStateRestore, NativeKeyedStateSnapshot } from '../keyed-state-backend.ts';
+import type { NativeKeyedStateRestore, NativeKeyedStateSnapshot, NativeStateKind } from '../keyed-state-backend.ts';
 import { keyGroupBytes, STATE_ROWS_END, successor, TIMER_ROWS_END } from './key-layout.ts';
 import type { OpenRocksStoreSync, RocksStore, RocksWrite } from './rocks-store.ts';
 
@@ -42,7 +42,12 @@ export type RestoredFiles = ReadonlyMap<string, { readonly path: string; readonl
 export function captureNative(
   store: RocksStore,
   checkpointId: number,
-  description: { readonly maxParallelism: number; readonly keyGroupRange: KeyGroupRange; readonly restoredFiles: RestoredFiles },
+  description: {
+    readonly maxParallelism: number;
+    readonly keyGroupRange: KeyGroupRange;
+    readonly restoredFiles: RestoredFiles;
+    readonly states: readonly NativeStateKind[];
+  },
 ): Promise<NativeKeyedStateSnapshot> {
   const dir = captureFolder(store.path, checkpointId);
   return store.checkpoint(dir).then((checkpoint) => ({
@@ -52,6 +57,7 @@ export function captureNative(
     databaseId: store.path,
     dir,
     columnFamilies: [...checkpoint.columnFamilies],
+    states: [...description.states],
     files: checkpoint.files.map((file) => {
       const restoredFrom = file.isImmutable ? description.restoredFiles.get(file.name) : undefined;
       return {

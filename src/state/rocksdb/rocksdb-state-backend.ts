@@ -20,6 +20,7 @@ import type {
   NamespaceCodec,
   NativeKeyedStateRestore,
   NativeKeyedStateSnapshot,
+  NativeStateKind,
   StateEntrySnapshot,
   StateSnapshot,
   TimerQueue,
@@ -101,6 +102,8 @@ export class RocksDBStateBackend implements KeyedStateBackend {
   private readonly openStore: OpenRocksStoreSync;
   /** SST files of the database that came from the restored checkpoint (incremental reuse). */
   private restoredFiles: RestoredFiles = new Map();
+  /** Kinds of the states in a natively restored database, by name (checked when a state registers). */
+  private nativeKinds = new Map<string, NativeStateKind['kind']>();
   private readonly operatorUid: string;
   private readonly subtask: number;
   private readonly current = new RocksCurrentKey();
@@ -218,6 +221,14 @@ export class RocksDBStateBackend implements KeyedStateBackend {
         );
       }
       return existing as unknown as InternalKvState<N>;
+    }
+    const nativeKind = this.nativeKinds.get(descriptor.name);
+    if (nativeKind !== undefined && nativeKind !== descriptor.kind) {
+      throw new ConfigurationError(
+        `state '${descriptor.name}' of operator '${this.operatorUid}' was checkpointed as ${nativeKind} state but is ` +
+          `now registered as ${descriptor.kind} state; keep its kind or give the new state another name`,
+        { operatorUid: this.operatorUid },
+      );
     }
     const pending = this.pendingStates.get(descriptor.name);
     if (pending !== undefined && pending.kind !== descriptor.kind) {
@@ -485,10 +496,14 @@ export class RocksDBStateBackend implements KeyedStateBackend {
     // Timers in the queues' in-memory heaps have no row yet: a native capture would miss them.
     for (const queue of this.timerQueues.values()) queue.persistHeap();
     this.flushDirty();
+    // Restored states not registered (yet) keep their recorded kind.
+    const kinds = new Map(this.nativeKinds);
+    for (const [name, state] of this.states) kinds.set(name, state.descriptor.kind);
     return captureNative(this.rocks, checkpointId, {
       maxParallelism: this.maxParallelism,
       keyGroupRange: this.keyGroupRange,
       restoredFiles: this.restoredFiles,
+      states: [...kinds].map(([name, kind]) => ({ name, kind })),
     });
   }
 
@@ -506,6 +521,17 @@ export class RocksDBStateBackend implements KeyedStateBackend {
     const { store, restoredFiles } = restoreNative(databasePath, snapshots, this.keyGroupRange, (options) => this.openStore(options));
     this.rocks = store;
     this.restoredFiles = restoredFiles;
+    const kinds = new Map<string, NativeStateKind['kind']>();
+    for (const snapshot of snapshots) {
+      for (const { name, kind } of snapshot.states ?? []) {
+        const other = kinds.get(name);
+        if (other !== undefined && other !== kind) {
+          throw new EddyError(`operator '${this.operatorUid}': state '${name}' appears as both ${other} and ${kind} state in the restored checkpoints`);
+        }
+        kinds.set(name, kind);
+      }
+    }
+    this.nativeKinds = kinds;
     this.familiesAtOpen = new Set(store.columnFamilies);
     this.cache = new WriteBackCache(store, this.cache.budgetBytes, store.path);
     this.context = { ...this.context, cache: this.cache, store };

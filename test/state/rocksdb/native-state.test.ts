@@ -50,7 +50,7 @@ async function oldSubtask(range: KeyGroupRange, checkpointId: number): Promise<N
     writes.push({ kind: 'put', columnFamily: TIMERS, key: timerRow(1000 + keyGroup, keyGroup, `k${keyGroup}`), value: new Uint8Array(0) });
   }
   await store.write(writes);
-  const capture = captureNative(store, checkpointId, { maxParallelism: MAX_PARALLELISM, keyGroupRange: range, restoredFiles: new Map() });
+  const capture = captureNative(store, checkpointId, { maxParallelism: MAX_PARALLELISM, keyGroupRange: range, restoredFiles: new Map(), states: [] });
   // Written after the capture started: not in it.
   void store.write([{ kind: 'put', columnFamily: STATE, key: stateRow(range.start, 'late'), value: Buffer.from('late') }]);
   const snapshot = await capture;
@@ -60,6 +60,7 @@ async function oldSubtask(range: KeyGroupRange, checkpointId: number): Promise<N
     maxParallelism: MAX_PARALLELISM,
     keyGroupRange: snapshot.keyGroupRange,
     columnFamilies: snapshot.columnFamilies,
+    states: snapshot.states,
     files: snapshot.files.map((file) => {
       const filePath = path.join(snapshot.dir, file.name);
       return { name: file.name, path: filePath, bytes: file.bytes, sha256: createHash('sha256').update(readFileSync(filePath)).digest('hex') };

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -9,6 +10,7 @@ import {
   VOID_NAMESPACE,
   voidNamespaceCodec,
   type KeyedStateBackendOptions,
+  type NativeKeyedStateRestore,
 } from '../../../src/state/keyed-state-backend.ts';
 import { RocksDBStateBackend } from '../../../src/state/rocksdb/rocksdb-state-backend.ts';
 import { BackendHarness, describeKeyedStateBackendConformance, keysInRange, testWindowCodec } from '../backend-conformance.ts';
@@ -533,5 +535,53 @@ describe('RocksDBStateBackend specifics', () => {
     backend.dispose();
     expect(stores.last().isClosed).toBe(true);
     expect(stores.last().rows('s/v')).toBe(1);
+  });
+});
+
+describe('native restore: state kinds', () => {
+  /** A native capture of `backend` as what a restore reads (the files where the capture left them). */
+  async function capture(backend: RocksDBStateBackend, checkpointId: number): Promise<NativeKeyedStateRestore> {
+    const snapshot = await backend.snapshotNative(checkpointId);
+    return {
+      format: snapshot.format,
+      maxParallelism: snapshot.maxParallelism,
+      keyGroupRange: snapshot.keyGroupRange,
+      columnFamilies: snapshot.columnFamilies,
+      states: snapshot.states,
+      files: snapshot.files.map((file) => {
+        const filePath = path.join(snapshot.dir, file.name);
+        return { name: file.name, path: filePath, bytes: file.bytes, sha256: createHash('sha256').update(readFileSync(filePath)).digest('hex') };
+      }),
+    };
+  }
+
+  const options = (): KeyedStateBackendOptions =>
+    new BackendHarness().options({ operatorUid: 'kinds', maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 128) });
+
+  it('refuses a state registered as another kind than it was checkpointed as, and keeps the kinds of states not registered yet', async () => {
+    const first = factory()(options());
+    const counts = first.getValueState(valueState<number>('counts'));
+    const tags = first.getListState(listState<string>('tags'));
+    first.setCurrentKey('a');
+    counts.update(7);
+    tags.add('x');
+    const checkpointed = await capture(first, 1);
+    expect(checkpointed.states).toEqual(expect.arrayContaining([{ name: 'counts', kind: 'value' }, { name: 'tags', kind: 'list' }]));
+
+    const second = factory()(options());
+    second.restoreNative([checkpointed]);
+    expect(() => second.getMapState(mapState<string, number>('counts'))).toThrow(
+      "state 'counts' of operator 'kinds' was checkpointed as value state but is now registered as map state; keep its kind or give the new state another name",
+    );
+    const restoredCounts = second.getValueState(valueState<number>('counts'));
+    second.setCurrentKey('a');
+    expect(restoredCounts.value()).toBe(7);
+    // 'tags' was not registered in this run: the next checkpoint still records it as list state.
+    const again = await capture(second, 2);
+    expect(again.states).toEqual(expect.arrayContaining([{ name: 'counts', kind: 'value' }, { name: 'tags', kind: 'list' }]));
+
+    const third = factory()(options());
+    third.restoreNative([again]);
+    expect(() => third.getValueState(valueState<string>('tags'))).toThrow(/'tags' .* checkpointed as list state but is now registered as value state/);
   });
 });
