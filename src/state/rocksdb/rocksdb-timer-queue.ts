@@ -89,7 +89,12 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
   private dirty: TimerRowEntry[] = [];
   private dirtyCount = 0;
   private readonly writtenAt = new Map<string, number>();
-  private lastAdded: HeapTimer<N> | undefined = undefined;
+  /**
+   * Per key, the heap timer it added last: a repeated registration (a window's end timer, once per
+   * record of the window) is answered without building the timer's row key. Entries leave with their
+   * timers, so this holds at most the heap's size.
+   */
+  private readonly lastAddedByKey = new Map<KeyId, HeapTimer<N>>();
   private readonly reader = new RowKeyReader();
   private prefetchIds: string[] = [];
   private prefetchSeen: Set<string> | undefined = undefined;
@@ -120,28 +125,20 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
   /** Adds a timer for an explicit key (restore). `keyId` must be `keyIdOf(key)`. */
   addForKey(timestamp: number, key: unknown, keyId: KeyId, keyGroup: number, namespace: N): boolean {
     const namespaceId = this.namespaceCodec.idOf(namespace);
-    const last = this.lastAdded;
-    if (
-      last !== undefined &&
-      last.heapIndex >= 0 &&
-      last.timestamp === timestamp &&
-      last.namespaceId === namespaceId &&
-      last.keyId === keyId
-    ) {
-      return false;
-    }
+    const last = this.lastAddedByKey.get(keyId);
+    if (last !== undefined && last.heapIndex >= 0 && last.timestamp === timestamp && last.namespaceId === namespaceId) return false;
     const id = this.idOf(timestamp, keyGroup, key, namespace);
     if (id <= this.bound) {
       const existing = this.heapIds.get(id);
       if (existing !== undefined) {
-        this.lastAdded = existing;
+        this.lastAddedByKey.set(keyId, existing);
         return false;
       }
       const timer = new HeapTimer<N>(timestamp, key, namespace, keyGroup, id, keyId, namespaceId, false);
       this.heapIds.set(id, timer);
       this.insert(timer);
       this.count++;
-      this.lastAdded = timer;
+      this.lastAddedByKey.set(keyId, timer);
       if (this.heap.length > this.maxHeapTimers) this.spill();
       return true;
     }
@@ -209,6 +206,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
     }
     removed.heapIndex = -1;
     this.heapIds.delete(removed.id);
+    if (this.lastAddedByKey.get(removed.keyId) === removed) this.lastAddedByKey.delete(removed.keyId);
     this.count--;
     if (removed.isStored) this.setRow(this.rowFor(removed.id, false), false);
     return removed;
@@ -275,6 +273,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
       const timer = sorted[i]!;
       timer.heapIndex = -1;
       this.heapIds.delete(timer.id);
+      if (this.lastAddedByKey.get(timer.keyId) === timer) this.lastAddedByKey.delete(timer.keyId);
       if (!timer.isStored) this.setRow(this.rowFor(timer.id, false), true);
     }
     sorted.length = keep;
@@ -465,7 +464,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
     this.rows.clear();
     this.dirty = [];
     this.writtenAt.clear();
-    this.lastAdded = undefined;
+    this.lastAddedByKey.clear();
   }
 }
 
