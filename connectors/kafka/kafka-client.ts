@@ -388,6 +388,33 @@ export class KafkaAdminClient {
 const CLUSTER_CAPTURE = 'eddy-cluster-capture';
 
 /**
+ * kafkajs's connection-level `Cluster` of a client (metadata, leaders, connection pool, SASL/TLS):
+ * kafkajs passes every partition assigner its consumer's Cluster, and this consumer is never run (no
+ * group is joined). Metadata requests never create topics.
+ */
+function captureCluster(kafka: Kafka): { readonly cluster: Cluster; readonly disconnect: () => Promise<void> } {
+  let captured: Cluster | undefined;
+  const unusedAssigner: Assigner = {
+    name: CLUSTER_CAPTURE,
+    version: 0,
+    assign: async () => [],
+    protocol: () => ({ name: CLUSTER_CAPTURE, metadata: Buffer.alloc(0) }),
+  };
+  const consumer = kafka.consumer({
+    groupId: CLUSTER_CAPTURE,
+    allowAutoTopicCreation: false,
+    partitionAssigners: [
+      ({ cluster }) => {
+        captured = cluster;
+        return unusedAssigner;
+      },
+    ],
+  });
+  if (captured === undefined) throw new EddyError('kafkajs did not hand its cluster to the partition assigner');
+  return { cluster: captured, disconnect: () => consumer.disconnect() };
+}
+
+/**
  * A reader's client: fetches partitions from their leaders at offsets the reader chose, commits
  * offsets to a group for lag monitoring, and produces dead letters. No consumer group is joined.
  * Not connected until {@link connect}.
@@ -402,27 +429,7 @@ export class KafkaFetchClient {
 
   constructor(private readonly settings: KafkaConnectionSettings) {
     this.kafka = createKafka(settings, settings.clientId, this.socketErrors);
-    let captured: Cluster | undefined;
-    const unusedAssigner: Assigner = {
-      name: CLUSTER_CAPTURE,
-      version: 0,
-      assign: async () => [],
-      protocol: () => ({ name: CLUSTER_CAPTURE, metadata: Buffer.alloc(0) }),
-    };
-    // kafkajs passes every partition assigner the consumer's Cluster (read committed, with the
-    // client's connection settings). The consumer itself is never run: no group is joined.
-    const consumer = this.kafka.consumer({
-      groupId: CLUSTER_CAPTURE,
-      partitionAssigners: [
-        ({ cluster }) => {
-          captured = cluster;
-          return unusedAssigner;
-        },
-      ],
-    });
-    if (captured === undefined) throw new EddyError('kafkajs did not hand its cluster to the partition assigner');
-    this.cluster = captured;
-    this.disconnectCluster = () => consumer.disconnect();
+    ({ cluster: this.cluster, disconnect: this.disconnectCluster } = captureCluster(this.kafka));
   }
 
   /** Connects within `connectionTimeoutMs`, or rejects with {@link describeConnectionFailure}. */
@@ -701,26 +708,7 @@ export class KafkaProducerClient {
     private readonly compression: 'none' | 'gzip',
   ) {
     const kafka = createKafka(settings, settings.clientId, this.socketErrors);
-    let captured: Cluster | undefined;
-    const unusedAssigner: Assigner = {
-      name: CLUSTER_CAPTURE,
-      version: 0,
-      assign: async () => [],
-      protocol: () => ({ name: CLUSTER_CAPTURE, metadata: Buffer.alloc(0) }),
-    };
-    const consumer = kafka.consumer({
-      groupId: CLUSTER_CAPTURE,
-      allowAutoTopicCreation: false,
-      partitionAssigners: [
-        ({ cluster }) => {
-          captured = cluster;
-          return unusedAssigner;
-        },
-      ],
-    });
-    if (captured === undefined) throw new EddyError('kafkajs did not hand its cluster to the partition assigner');
-    this.cluster = captured;
-    this.disconnectCluster = () => consumer.disconnect();
+    ({ cluster: this.cluster, disconnect: this.disconnectCluster } = captureCluster(kafka));
     this.logger = kafka.logger();
     this.partitioner = Partitioners.DefaultPartitioner();
   }

@@ -1,13 +1,7 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../../src/core/errors.ts';
 import type { KafkaConnectionSettings, KafkaLogLevel, KafkaSaslOptions, KafkaSslOptions } from './kafka-client.ts';
-import {
-  BROKER_ADDRESS,
-  DEFAULT_CLIENT_ID,
-  DEFAULT_CONNECTION_TIMEOUT_MS,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  TOPIC_NAME,
-} from './kafka-source-options.ts';
+import { connectionOptionFields, connectionSettings, parseOptions, TOPIC_NAME } from './kafka-connection-options.ts';
 
 /**
  * How a record's value becomes bytes: `'json'` (JSON.stringify, UTF-8), `'text'` (String(value),
@@ -119,7 +113,7 @@ const isFunction = (value: unknown): boolean => typeof value === 'function';
 const positiveInt = (what: string) => z.number().int(`${what} must be a whole number`).positive(`${what} must be > 0`);
 
 const optionsSchema = z.strictObject({
-  brokers: z.union([z.string(), z.array(z.string())], 'must be a list of host:port, or a comma-separated string of them'),
+  ...connectionOptionFields,
   topic: z.union(
     [z.string().regex(TOPIC_NAME, 'must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)'), z.custom<(value: unknown) => string>(isFunction)],
     'must be a topic name or a function (record) => topic name',
@@ -148,37 +142,10 @@ const optionsSchema = z.strictObject({
   batchSize: positiveInt('batchSize').optional(),
   maxBufferedBytes: positiveInt('maxBufferedBytes').optional(),
   compression: z.enum(['none', 'gzip'], "must be 'none' or 'gzip'").optional(),
-  clientId: z.string().min(1, 'must not be empty').optional(),
-  ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())], 'must be true or tls.connect options').optional(),
-  sasl: z
-    .custom<KafkaSaslOptions>(
-      (value) => typeof value === 'object' && value !== null && typeof (value as { mechanism?: unknown }).mechanism === 'string',
-      "must be kafkajs's SASL options, e.g. { mechanism: 'scram-sha-512', username, password }",
-    )
-    .optional(),
-  connectionTimeoutMs: positiveInt('connectionTimeoutMs').optional(),
-  requestTimeoutMs: positiveInt('requestTimeoutMs').optional(),
-  logLevel: z.enum(['nothing', 'error', 'warn', 'info', 'debug'], "must be 'nothing', 'error', 'warn', 'info' or 'debug'").optional(),
-  log: z.custom<(line: string) => void>(isFunction, 'must be a function (line) => void').optional(),
 });
 
 function fail(message: string): never {
   throw new ConfigurationError(`kafkaSink: ${message}`);
-}
-
-function defaultLog(line: string): void {
-  process.stderr.write(`eddy: ${line}\n`);
-}
-
-function parseBrokers(brokers: string | readonly string[]): string[] {
-  const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((broker) => broker.trim()).filter(Boolean);
-  if (list.length === 0) fail("option 'brokers' must name at least one broker, e.g. 'localhost:9092'");
-  for (const broker of list) {
-    const match = BROKER_ADDRESS.exec(broker);
-    const port = match === null ? 0 : Number(match[2]);
-    if (port < 1 || port > 65_535) fail(`option 'brokers': '${broker}' is not host:port (e.g. 'localhost:9092')`);
-  }
-  return list;
 }
 
 /**
@@ -187,17 +154,7 @@ function parseBrokers(brokers: string | readonly string[]): string[] {
  */
 export function resolveKafkaSinkOptions<T>(options: unknown): ResolvedKafkaSinkOptions<T> {
   if (typeof options !== 'object' || options === null) fail(`needs an options object ({ brokers, topic, … }), got ${String(options)}`);
-  const parsed = optionsSchema.safeParse(options, { reportInput: true });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') {
-      fail(`unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}`);
-    }
-    const where = issue.path.length === 0 ? 'options' : `option '${issue.path.map(String).join('.')}'`;
-    const what = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    fail(`${where} ${what}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(optionsSchema, options, fail);
   if (o.deliveryGuarantee === 'exactly-once' && o.transactionalIdPrefix === undefined) {
     fail(
       "exactly-once needs option 'transactionalIdPrefix': a name for this sink's transactions that stays the same " +
@@ -205,16 +162,7 @@ export function resolveKafkaSinkOptions<T>(options: unknown): ResolvedKafkaSinkO
     );
   }
   return {
-    connection: {
-      brokers: parseBrokers(o.brokers),
-      clientId: o.clientId ?? DEFAULT_CLIENT_ID,
-      ssl: o.ssl as KafkaSslOptions | undefined,
-      sasl: o.sasl,
-      connectionTimeoutMs: o.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
-      requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-      logLevel: o.logLevel ?? 'warn',
-      log: o.log ?? defaultLog,
-    },
+    connection: connectionSettings(o, fail),
     topic: o.topic as string | ((value: T) => string),
     value: (o.value ?? 'json') as KafkaValueSerializer<T>,
     key: o.key as ((value: T) => Uint8Array | string | null) | undefined,

@@ -8,7 +8,7 @@ import {
   type ProducerIdentity,
   type TransactionalProducer,
 } from './kafka-client.ts';
-import { TOPIC_NAME } from './kafka-source-options.ts';
+import { TOPIC_NAME } from './kafka-connection-options.ts';
 import { resolveKafkaSinkOptions, type KafkaDeliveryGuarantee, type KafkaSinkOptions, type ResolvedKafkaSinkOptions } from './kafka-sink-options.ts';
 
 /**

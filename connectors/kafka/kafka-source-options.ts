@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigurationError } from '../../src/core/errors.ts';
 import { isKafkaDeserializer, text, type KafkaDeserializer } from './deserializers.ts';
 import type { FetchLimits, KafkaConnectionSettings, KafkaLogLevel, KafkaSaslOptions, KafkaSslOptions } from './kafka-client.ts';
+import { connectionOptionFields, connectionSettings, parseOptions, TOPIC_NAME } from './kafka-connection-options.ts';
 
 /**
  * Where each partition starts when the job starts without a checkpoint (a restored job resumes at
@@ -106,8 +107,6 @@ export interface ResolvedKafkaSourceOptions {
   readonly fetchLimits: FetchLimits;
 }
 
-/** Default of {@link KafkaSourceOptions.clientId}. */
-export const DEFAULT_CLIENT_ID = 'eddy';
 /** Default of {@link KafkaSourceOptions.partitionDiscoveryIntervalMs}, as Flink's. */
 export const DEFAULT_PARTITION_DISCOVERY_INTERVAL_MS = 30_000;
 /** Default of {@link KafkaSourceOptions.maxBufferedRecords}: ten batches. */
@@ -118,19 +117,6 @@ export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
 export const DEFAULT_FETCH_MAX_BYTES = 4 * 1024 * 1024;
 /** Bytes of one partition per fetch response, as the Java consumer's `max.partition.fetch.bytes`. */
 const MAX_FETCH_BYTES_PER_PARTITION = 1024 * 1024;
-/** Default of {@link KafkaSourceOptions.connectionTimeoutMs}. */
-export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
-/** Default of {@link KafkaSourceOptions.requestTimeoutMs}, as the Java consumer's `request.timeout.ms`. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-
-/** Kafka's rule for topic names. */
-export const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-/** `host:port` or `[ipv6]:port`. */
-export const BROKER_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:,[\]]+):(\d{1,5})$/;
-
-function defaultLog(line: string): void {
-  process.stderr.write(`eddy: ${line}\n`);
-}
 
 const topicName = z.string().regex(TOPIC_NAME, 'must be a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)');
 
@@ -138,7 +124,7 @@ const positiveInt = (what: string) => z.number().int(`${what} must be a whole nu
 
 /** Shapes zod cannot say well get a predicate and one sentence each. */
 const optionsSchema = z.strictObject({
-  brokers: z.union([z.string(), z.array(z.string())], 'must be a list of host:port, or a comma-separated string of them'),
+  ...connectionOptionFields,
   topics: z.union([topicName, z.array(topicName).min(1, 'must name at least one topic')]).optional(),
   topicPattern: z.instanceof(RegExp, { error: 'must be a RegExp, e.g. /^orders-.*/' }).optional(),
   value: z.custom<KafkaDeserializer<unknown>>(
@@ -150,7 +136,6 @@ const optionsSchema = z.strictObject({
     .optional(),
   withMetadata: z.boolean('must be true or false').optional(),
   groupId: z.string().min(1, 'must not be empty').optional(),
-  clientId: z.string().min(1, 'must not be empty').optional(),
   startingOffsets: z
     .custom<StartingOffsets>(
       isStartingOffsets,
@@ -165,17 +150,6 @@ const optionsSchema = z.strictObject({
   maxBufferedRecords: positiveInt('maxBufferedRecords').optional(),
   fetchMaxWaitMs: z.number().int('must be a whole number of ms').nonnegative('must be ≥ 0').optional(),
   fetchMaxBytes: positiveInt('fetchMaxBytes').optional(),
-  ssl: z.union([z.boolean(), z.record(z.string(), z.unknown())], 'must be true or tls.connect options').optional(),
-  sasl: z
-    .custom<KafkaSaslOptions>(
-      (value) => typeof value === 'object' && value !== null && typeof (value as { mechanism?: unknown }).mechanism === 'string',
-      "must be kafkajs's SASL options, e.g. { mechanism: 'scram-sha-512', username, password }",
-    )
-    .optional(),
-  connectionTimeoutMs: positiveInt('connectionTimeoutMs').optional(),
-  requestTimeoutMs: positiveInt('requestTimeoutMs').optional(),
-  logLevel: z.enum(['nothing', 'error', 'warn', 'info', 'debug'], "must be 'nothing', 'error', 'warn', 'info' or 'debug'").optional(),
-  log: z.custom<(line: string) => void>((value) => typeof value === 'function', 'must be a function (line) => void').optional(),
 });
 
 function isStartingOffsets(value: unknown): value is StartingOffsets {
@@ -200,18 +174,6 @@ function fail(message: string): never {
   throw new ConfigurationError(`kafkaSource: ${message}`);
 }
 
-/** The bootstrap servers of a `brokers` option, each checked to be `host:port`. */
-function parseBrokers(brokers: string | readonly string[]): string[] {
-  const list = (typeof brokers === 'string' ? brokers.split(',') : [...brokers]).map((broker) => broker.trim()).filter(Boolean);
-  if (list.length === 0) fail("option 'brokers' must name at least one broker, e.g. 'localhost:9092'");
-  for (const broker of list) {
-    const match = BROKER_ADDRESS.exec(broker);
-    const port = match === null ? 0 : Number(match[2]);
-    if (port < 1 || port > 65_535) fail(`option 'brokers': '${broker}' is not host:port (e.g. 'localhost:9092')`);
-  }
-  return list;
-}
-
 /** A pattern that must match a whole topic name, without the stateful g/y flags. */
 function wholeNamePattern(pattern: RegExp): RegExp {
   return new RegExp(`^(?:${pattern.source})$`, pattern.flags.replace(/[gy]/g, ''));
@@ -223,18 +185,8 @@ function wholeNamePattern(pattern: RegExp): RegExp {
  */
 export function resolveKafkaSourceOptions(options: unknown): ResolvedKafkaSourceOptions {
   if (typeof options !== 'object' || options === null) fail(`needs an options object ({ brokers, topics, value, … }), got ${String(options)}`);
-  const parsed = optionsSchema.safeParse(options, { reportInput: true });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') {
-      fail(`unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `'${key}'`).join(', ')}`);
-    }
-    const where = issue.path.length === 0 ? 'options' : `option '${issue.path.map(String).join('.')}'`;
-    const what = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-    fail(`${where} ${what}`);
-  }
-  const o = parsed.data;
-  const brokers = parseBrokers(o.brokers);
+  const o = parseOptions(optionsSchema, options, fail);
+  const connection = connectionSettings(o, fail);
   let subscription: TopicSubscription;
   if (o.topics !== undefined && o.topicPattern !== undefined) fail("set either 'topics' or 'topicPattern', not both");
   if (o.topics !== undefined) {
@@ -251,16 +203,7 @@ export function resolveKafkaSourceOptions(options: unknown): ResolvedKafkaSource
   if (o.key !== undefined && o.withMetadata !== true) fail("option 'key' is used only with withMetadata: true (values alone carry no key)");
   const fetchMaxBytes = o.fetchMaxBytes ?? DEFAULT_FETCH_MAX_BYTES;
   return {
-    connection: {
-      brokers,
-      clientId: o.clientId ?? DEFAULT_CLIENT_ID,
-      ssl: o.ssl as KafkaSslOptions | undefined,
-      sasl: o.sasl,
-      connectionTimeoutMs: o.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
-      requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-      logLevel: o.logLevel ?? 'warn',
-      log: o.log ?? defaultLog,
-    },
+    connection,
     subscription,
     value: o.value,
     key: o.key ?? text(),
