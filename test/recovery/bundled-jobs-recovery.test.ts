@@ -112,7 +112,7 @@ describe('bundled jobs: SIGKILL after a checkpoint, --from-checkpoint at another
     const random = seededRandom(7);
     const vocabulary = ['Flink', 'kafka', 'Stream', 'état', 'naïve', 'café', 'x1', '42', 'ÉTÉ', 'the', 'a'];
     const lines: string[] = [];
-    for (let i = 0; i < 150_000; i++) {
+    for (let i = 0; i < 450_000; i++) {
       const words: string[] = [];
       const n = Math.floor(random() * 8);
       for (let w = 0; w < n; w++) words.push(`${vocabulary[Math.floor(random() * vocabulary.length)]!}${w % 3 === 0 ? Math.floor(random() * 50) : ''}`);
