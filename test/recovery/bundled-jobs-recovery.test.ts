@@ -42,6 +42,11 @@ const HOUR = 60 * MINUTE;
 const BASE = Date.UTC(2026, 0, 1);
 const INTERVAL = '20ms';
 const WAIT_MS = 45_000;
+/**
+ * sessionize and correlate on the RocksDB backend take 30-60 s here (two runs, a restore, and on
+ * RocksDB about 10x the memory backend's time for correlate's co-processed map state).
+ */
+const SLOW_JOB_TIMEOUT_MS = 150_000;
 
 const seed = scheduleSeed();
 let dir: string;
@@ -193,7 +198,7 @@ describe('bundled jobs: SIGKILL after a checkpoint, --from-checkpoint at another
     const sessions = readJsonLines<{ user: string; start: number; end: number; count: number }>(output);
     expect(asMultiset(sessions), story).toEqual(asMultiset(expected));
     expect(sessions.find((s) => s.user === 'edge')?.count, story).toBe(2);
-  });
+  }, SLOW_JOB_TIMEOUT_MS);
 
   it('correlate', async () => {
     const random = seededRandom(47);
@@ -223,7 +228,7 @@ describe('bundled jobs: SIGKILL after a checkpoint, --from-checkpoint at another
     const story = await killAndRestore('correlate', { orders: ordersFile, payments: paymentsFile, output, unmatched }, 5, 1);
     expect(asMultiset(readJsonLines(output)), story).toEqual(asMultiset(expected.matches));
     expect(asMultiset(readJsonLines(unmatched)), story).toEqual(asMultiset(expected.unmatched));
-  });
+  }, SLOW_JOB_TIMEOUT_MS);
 });
 
 function correlateByBuckets(
