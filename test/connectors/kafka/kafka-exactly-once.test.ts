@@ -225,11 +225,11 @@ describe('Kafka ▶ keyed windows ▶ Kafka, exactly once under SIGKILL', () => 
     'at parallelism $parallelism: killed ≥ 5 times and restarted, a read_committed consumer sees exactly the golden windows',
     async ({ parallelism, workerChoices, offset }) => {
       // 16 keys over 8 minutes of event time: ~3,800 windows of 2 s; disorder up to 800 ms per partition.
-      // 300k records: an uninterrupted run reads for several seconds (on 2 busy cores), so that the
+      // 600k records: an uninterrupted run reads for several seconds (also on 2 idle cores), so that the
       // kills, each after at most a checkpoint or two of progress, fall before the end.
       const setup = await setUp(
         { admin, producer },
-        { count: 300_000, keys: 16, partitions: 4, spanMs: 8 * 60_000, maxDisorderMs: 800, seed: 20_260_101 + offset },
+        { count: 600_000, keys: 16, partitions: 4, spanMs: 8 * 60_000, maxDisorderMs: 800, seed: 20_260_101 + offset },
         `kill-p${parallelism}`,
       );
       const schedule = new Schedule((seed + offset * 0x9e3779b9) >>> 0);
