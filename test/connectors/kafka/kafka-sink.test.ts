@@ -14,7 +14,7 @@ import { SinkOperator, type PendingCommit } from '../../../src/operators/sink-op
 import { buildJobGraph } from '../../../src/runtime/job-loader.ts';
 import { executeJob, type ExecutionOptions, type JobResult } from '../../../src/runtime/local-executor.ts';
 import { kafkaSink, type KafkaSink, type KafkaSinkOptions } from '../../../connectors/kafka/index.ts';
-import { KafkaFetchClient } from '../../../connectors/kafka/kafka-client.ts';
+import { readCommittedOutput } from './fixtures/exactly-once-support.ts';
 import { OperatorTestHarness } from '../../harness/operator-test-harness.ts';
 import { TEST_BROKER_START_TIMEOUT_MS, useTestKafkaBroker } from '../../support/kafka-broker.ts';
 import { killAllSpawned, killGroup, spawnEddy, waitUntil } from '../../recovery/kill-support.ts';
@@ -203,38 +203,8 @@ class TopicObserver {
  * which happens whenever transactions that interleave are aborted — as a writer's initialisation does.
  */
 async function committedNumbers(topic: string): Promise<number[]> {
-  const client = new KafkaFetchClient({
-    brokers: [bootstrap],
-    clientId: 'eddy-kafka-sink-test',
-    ssl: undefined,
-    sasl: undefined,
-    connectionTimeoutMs: 10_000,
-    requestTimeoutMs: 30_000,
-    logLevel: 'nothing',
-    log: () => {},
-  });
-  await client.connect();
-  try {
-    await client.addTopics([topic]);
-    const partitions = (await admin.fetchTopicOffsets(topic)).map(({ partition }) => partition).sort((a, b) => a - b);
-    const numbers: number[] = [];
-    const deadline = Date.now() + WAIT_MS;
-    for (const partition of partitions) {
-      const leader = client.leaderOf(topic, partition);
-      if (leader === undefined) throw new Error(`partition ${partition} of '${topic}' has no leader`);
-      for (let offset = 0; ; ) {
-        const [fetched] = await client.fetch(leader, [{ topic, partition, offset }], { maxWaitMs: 100, maxBytes: 1 << 20, maxBytesPerPartition: 1 << 20 });
-        if (fetched === undefined) throw new Error(`no fetch response for partition ${partition} of '${topic}'`);
-        for (const record of fetched.records) numbers.push(parseNumber(record.value?.toString('utf8') ?? 'null'));
-        offset = fetched.nextOffset;
-        if (offset >= fetched.endOffset) break;
-        if (Date.now() > deadline) throw new Error(`reading '${topic}'-${partition} did not reach its last stable offset ${fetched.endOffset} (at ${offset})`);
-      }
-    }
-    return numbers;
-  } finally {
-    await client.close();
-  }
+  const { values } = await readCommittedOutput(bootstrap, topic, { timeoutMs: WAIT_MS });
+  return values.map(parseNumber);
 }
 
 // ---- the sink operator in the harness ----------------------------------------------------------------
