@@ -1,19 +1,22 @@
 /**
- * `node --import tsx test/bench/rocksdb-bench.ts [--quick] [--huge] [--huge-keys n] [--runs n]`: the
- * RocksDB state backend's benchmark. Every measurement runs in a fresh child process (its peak RSS is
- * its own), at parallelism 1 with every task in one thread. Prints markdown tables for the README:
+ * The RocksDB state backend's benchmark, run by `npm run bench` (scenario `rocksdb`: (a) and (b); named
+ * scenario `larger-than-memory`: (c), long) or on its own:
+ * `node --import tsx test/bench/rocksdb-bench.ts [--quick] [--huge] [--huge-keys n] [--runs n]`. Every
+ * measurement runs in a fresh child process (its peak RSS is its own), at parallelism 1 with every task
+ * in one thread. Prints markdown tables for the README:
  *
  * (a) the keyed tumbling count of bench-jobs.ts (10k keys, the working set fits the cache) on the
  *     memory and the RocksDB backend: events/s and their ratio (target: RocksDB ≥ 40 % of memory);
  * (b) value-state updates on keys drawn at random from 1M (rocksdb-bench-jobs.ts) with a 32 MB state
  *     budget, so that most rows live only in RocksDB: updates/s per subtask (target ≥ 100k/s), peak RSS,
  *     the cache's counters (blocking misses against prefetched rows) and the state's peak size on disk;
- * (c) with `--huge` only (long): the larger-than-memory job of the tests (many-keys-job.ts) with 20M
- *     keys and a 100-byte payload per key (over 2 GB of state) through `eddy run` under a 512 MB heap
- *     and a 256 MB budget: run time, peak RSS, peak state on disk, and whether the result was correct.
+ * (c) the larger-than-memory job of the tests (many-keys-job.ts) with 20M keys and a 100-byte payload
+ *     per key (over 2 GB of state) through `eddy run` under a 512 MB heap and a 256 MB budget: run time,
+ *     peak RSS and heap, peak state on disk, and whether the result was correct.
  *
- * Options: `--quick` (fewer events), `--runs n` (best of n for (a) and (b), default 1), `--huge-keys n`
- * (keys of (c), default 20M) and `--huge-state-memory size` (its budget, default 256mb), both implying `--huge`.
+ * Options: `--quick` (fewer events), `--runs n` (best of n for (a) and (b), default 1), `--huge` (run
+ * (c) too), `--huge-keys n` (keys of (c), default 20M) and `--huge-state-memory size` (its budget,
+ * default 256mb), both implying `--huge`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -212,11 +215,17 @@ function runChild(workload: Workload, backend: StateBackendConfig['kind'], count
   });
 }
 
-async function bestOf(runs: number, workload: Workload, backend: StateBackendConfig['kind'], count: number): Promise<Measurement> {
+async function bestOf(
+  runs: number,
+  workload: Workload,
+  backend: StateBackendConfig['kind'],
+  count: number,
+  log: (line: string) => void,
+): Promise<Measurement> {
   let best: Measurement | undefined;
   for (let run = 0; run < runs; run++) {
     const m = await runChild(workload, backend, count);
-    console.error(
+    log(
       `  ${workload} on ${backend}: ${Math.round(m.eventsPerSecond).toLocaleString('en-US')} events/s (${m.ms} ms, ` +
         `${m.cpuMs} ms CPU, peak RSS ${m.maxRssMb} MB${m.cache === undefined ? '' : `, cache ${JSON.stringify(m.cache)}`}); load ${load()}`,
     );
@@ -330,23 +339,31 @@ function formatUpdates(m: Measurement): string {
 
 function formatHuge(m: HugeMeasurement, stateMemory: string): string {
   return [
-    `| (c) larger than memory: ${HUGE_PAYLOAD_BYTES}-byte payload per key, ${HUGE_HEAP_MB} MB heap, ${stateMemory} budget | keys | time | peak RSS | peak state on disk | result |`,
-    '|---|---:|---:|---:|---:|---|',
-    `| \`eddy run\` (exit ${m.exit}) | ${m.keys.toLocaleString('en-US')} | ${(m.ms / 1000).toFixed(0)} s | ${m.maxRssMb ?? '?'} MB | ` +
+    `| (c) larger than memory: ${HUGE_PAYLOAD_BYTES}-byte payload per key, ${HUGE_HEAP_MB} MB heap, ${stateMemory} budget | keys | time | peak RSS | peak heap | peak state on disk | result |`,
+    '|---|---:|---:|---:|---:|---:|---|',
+    `| \`eddy run\` (exit ${m.exit}) | ${m.keys.toLocaleString('en-US')} | ${(m.ms / 1000).toFixed(0)} s | ${m.maxRssMb ?? '?'} MB | ${m.peakHeapMb ?? '?'} MB | ` +
       `${(m.peakStateOnDiskMb / 1024).toFixed(2)} GB | ${m.isCorrect ? 'correct' : 'WRONG or incomplete'} |`,
   ].join('\n');
 }
 
-interface Options {
+/** What to run; see the file comment. */
+export interface RocksDBBenchOptions {
   readonly quick: boolean;
+  /** Run (a) and (b). */
+  readonly throughput: boolean;
+  /** Run (c). */
   readonly huge: boolean;
   readonly hugeKeys: number;
   /** `--state-memory` of (c). */
   readonly hugeStateMemory: string;
   readonly runs: number;
+  readonly log: (line: string) => void;
 }
 
-function parseOptions(argv: readonly string[]): Options {
+export const DEFAULT_HUGE_KEYS = HUGE_KEYS;
+export const DEFAULT_HUGE_STATE_MEMORY = HUGE_STATE_MEMORY;
+
+function parseOptions(argv: readonly string[]): RocksDBBenchOptions {
   let quick = false;
   let huge = false;
   let hugeKeys = HUGE_KEYS;
@@ -367,7 +384,49 @@ function parseOptions(argv: readonly string[]): Options {
   }
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number ≥ 1');
   if (!Number.isInteger(hugeKeys) || hugeKeys < 1) throw new Error('--huge-keys takes a whole number ≥ 1');
-  return { quick, huge, hugeKeys, hugeStateMemory, runs };
+  return { quick, throughput: true, huge, hugeKeys, hugeStateMemory, runs, log: (line) => console.error(line) };
+}
+
+/** Runs what `options` asks for; returns the markdown tables and notes. */
+export async function benchRocksDB(options: RocksDBBenchOptions): Promise<string> {
+  const log = options.log;
+  const loadBefore = load();
+  log(`rocksdb: ${machineDescription()}${options.quick ? ' — quick run' : ''}; load ${loadBefore}`);
+  const tables: string[] = [];
+  const updateEvents = options.quick ? UPDATE_QUICK_EVENTS : UPDATE_EVENTS;
+  if (options.throughput) {
+    const tumblingCount = options.quick ? TUMBLING.quickCount : TUMBLING.count;
+    const memory = await bestOf(options.runs, 'tumbling', 'memory', tumblingCount, log);
+    const rocksdb = await bestOf(options.runs, 'tumbling', 'rocksdb', tumblingCount, log);
+    const updates = await bestOf(options.runs, 'updates', 'rocksdb', updateEvents, log);
+    tables.push(formatTumbling(memory, rocksdb), formatUpdates(updates));
+  }
+  if (options.huge) {
+    log(`  larger than memory: ${options.hugeKeys.toLocaleString('en-US')} keys (long) …`);
+    tables.push(formatHuge(await runHuge(options.hugeKeys, options.hugeStateMemory), options.hugeStateMemory));
+  }
+  tables.push(
+    `Machine: ${machineDescription()}; load average (1, 5, 15 min) ${loadBefore} at the start, ${load()} at the end.`,
+    [
+      ...(options.throughput
+        ? [
+            `- (a) ${TUMBLING.details}; generator source ▶ window ▶ discarding sink, \`executeJob\` at parallelism 1 in one thread.`,
+            `- (b) ${updateEvents.toLocaleString('en-US')} records with keys drawn at random from 1M, ` +
+              'a value-state counter read and written per record (keyed process function, rows read ahead per batch), a discarding sink. ' +
+              'Blocking misses: reads no prefetch foresaw (≈ 0.2 ms each); state on disk: the largest size of the database folder, sampled each second.',
+          ]
+        : []),
+      ...(options.huge
+        ? [
+            `- (c) \`eddy run\` of test/state/rocksdb/fixtures/many-keys-job.ts: 2 × keys events, every key seen twice, the second ` +
+              `time after all first ones; value-state counter plus a ${HUGE_PAYLOAD_BYTES}-character payload state per key.`,
+          ]
+        : []),
+      '- Each measurement in a fresh process; peak RSS is its `maxRSS` (all threads).',
+      ...(options.runs > 1 && options.throughput ? [`- Best of ${options.runs} runs.`] : []),
+    ].join('\n'),
+  );
+  return tables.join('\n\n');
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -376,36 +435,7 @@ async function main(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${JSON.stringify(m)}\n`);
     return;
   }
-  const options = parseOptions(argv);
-  const loadBefore = load();
-  console.error(`${machineDescription()}${options.quick ? ' — quick run' : ''}; load ${loadBefore}`);
-  const tumblingCount = options.quick ? TUMBLING.quickCount : TUMBLING.count;
-  const memory = await bestOf(options.runs, 'tumbling', 'memory', tumblingCount);
-  const rocksdb = await bestOf(options.runs, 'tumbling', 'rocksdb', tumblingCount);
-  const updates = await bestOf(options.runs, 'updates', 'rocksdb', options.quick ? UPDATE_QUICK_EVENTS : UPDATE_EVENTS);
-  const tables = [formatTumbling(memory, rocksdb), formatUpdates(updates)];
-  if (options.huge) {
-    console.error(`  larger than memory: ${options.hugeKeys.toLocaleString('en-US')} keys (long) …`);
-    tables.push(formatHuge(await runHuge(options.hugeKeys, options.hugeStateMemory), options.hugeStateMemory));
-  }
-  tables.push(
-    `Machine: ${machineDescription()}; load average (1, 5, 15 min) ${loadBefore} at the start, ${load()} at the end.`,
-    [
-      `- (a) ${TUMBLING.details}; generator source ▶ window ▶ discarding sink, \`executeJob\` at parallelism 1 in one thread.`,
-      `- (b) ${(options.quick ? UPDATE_QUICK_EVENTS : UPDATE_EVENTS).toLocaleString('en-US')} records with keys drawn at random from 1M, ` +
-        'a value-state counter read and written per record (keyed process function, rows read ahead per batch), a discarding sink. ' +
-        'Blocking misses: reads no prefetch foresaw (≈ 0.2 ms each); state on disk: the largest size of the database folder, sampled each second.',
-      ...(options.huge
-        ? [
-            `- (c) \`eddy run\` of test/state/rocksdb/fixtures/many-keys-job.ts: 2 × keys events, every key seen twice, the second ` +
-              `time after all first ones; value-state counter plus a ${HUGE_PAYLOAD_BYTES}-character payload state per key.`,
-          ]
-        : []),
-      '- Each measurement in a fresh process; peak RSS is its `maxRSS` (all threads).',
-      ...(options.runs > 1 ? [`- Best of ${options.runs} runs.`] : []),
-    ].join('\n'),
-  );
-  process.stdout.write(`${tables.join('\n\n')}\n`);
+  process.stdout.write(`${await benchRocksDB(parseOptions(argv))}\n`);
 }
 
-await main(process.argv.slice(2));
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));

@@ -6,13 +6,18 @@
  * (checkpoint-bench.ts): `checkpoints` (throughput with checkpoints every 1 s against off, and the
  * checkpoints' durations) and `recovery` (SIGKILL to processing again); `soak` (a random-kill soak,
  * ~60 s) runs only when named; so does `kafka` (kafka-bench.ts: Kafka ▶ count ▶ Kafka with Eddy beside raw
- * kafkajs, against a development broker it starts itself; needs Java, ~3 minutes).
+ * kafkajs, against a development broker it starts itself; needs Java, ~3 minutes). `rocksdb` (in the default
+ * set) compares the RocksDB state backend with the memory one (rocksdb-bench.ts: a tumbling count whose
+ * state fits the cache, 1M-key value updates that do not); `larger-than-memory` runs only when named (20M
+ * keys, over 2 GB of state, under a 512 MB heap and a 256 MB state budget; ~15 minutes).
  *
  * Options: `--quick` (fewer events, one kill per parallelism), `--parallelism 1,2`, `--runs n` (best of
  * n, default 1; for `recovery`, kills per parallelism, default 3), scenario names or prefixes
- * (`map-filter`, `tumbling`, `sliding`, `session`, `checkpoints`, `recovery`, `soak`) to run only those;
+ * (`map-filter`, `tumbling`, `sliding`, `session`, `checkpoints`, `recovery`, `soak`, `kafka`, `rocksdb`,
+ * `larger-than-memory`) to run only those;
  * for the soak `--seed n` (default 1) and `--soak-seconds n` (default 60); for `kafka` `--records n` (input
- * records, default 1,000,000; 200,000 with `--quick`).
+ * records, default 1,000,000; 200,000 with `--quick`); for `larger-than-memory` `--keys n` (default
+ * 20,000,000) and `--state-memory size` (default 256mb).
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +35,7 @@ import {
   type SinkKind,
 } from './checkpoint-bench.ts';
 import { benchKafka, DEFAULT_KAFKA_RECORDS, measureKafkaInChild, QUICK_KAFKA_RECORDS, type KafkaChildRequest } from './kafka-bench.ts';
+import { benchRocksDB, DEFAULT_HUGE_KEYS, DEFAULT_HUGE_STATE_MEMORY } from './rocksdb-bench.ts';
 
 /** Events of the checkpoint throughput runs: ~6 s at parallelism 1 on a quiet machine. */
 const CHECKPOINT_EVENTS = 10_000_000;
@@ -44,6 +50,12 @@ interface Options {
   readonly recovery: boolean;
   readonly soak: boolean;
   readonly kafka: boolean;
+  /** The RocksDB backend's throughput against memory, (a) and (b) of rocksdb-bench.ts. */
+  readonly rocksdb: boolean;
+  /** The larger-than-memory run, (c) of rocksdb-bench.ts. */
+  readonly largerThanMemory: boolean;
+  readonly hugeKeys: number;
+  readonly hugeStateMemory: string;
   readonly runsGiven: boolean;
   readonly seed: number;
   readonly soakSeconds: number;
@@ -59,6 +71,8 @@ function parseOptions(argv: readonly string[]): Options {
   let seed = 1;
   let soakSeconds = 60;
   let kafkaRecords: number | undefined;
+  let hugeKeys = DEFAULT_HUGE_KEYS;
+  let hugeStateMemory = DEFAULT_HUGE_STATE_MEMORY;
   const filters: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -70,6 +84,8 @@ function parseOptions(argv: readonly string[]): Options {
     } else if (arg === '--seed') seed = Number(argv[++i]);
     else if (arg === '--soak-seconds') soakSeconds = Number(argv[++i]);
     else if (arg === '--records') kafkaRecords = Number(argv[++i]);
+    else if (arg === '--keys') hugeKeys = Number(argv[++i]);
+    else if (arg === '--state-memory') hugeStateMemory = argv[++i] ?? '';
     else if (arg.startsWith('--')) throw new Error(`unknown option ${arg}`);
     else filters.push(arg);
   }
@@ -85,11 +101,31 @@ function parseOptions(argv: readonly string[]): Options {
   const recovery = all || matches('recovery');
   const soak = !all && matches('soak');
   const kafka = !all && matches('kafka');
-  if (scenarios.length === 0 && !checkpoints && !recovery && !soak && !kafka) {
-    const known = [...SCENARIOS.map((s) => s.id), 'checkpoints', 'recovery', 'soak', 'kafka'];
+  const rocksdb = all || matches('rocksdb');
+  const largerThanMemory = !all && matches('larger-than-memory');
+  if (!Number.isInteger(hugeKeys) || hugeKeys < 1) throw new Error('--keys takes a whole number ≥ 1');
+  if (scenarios.length === 0 && !checkpoints && !recovery && !soak && !kafka && !rocksdb && !largerThanMemory) {
+    const known = [...SCENARIOS.map((s) => s.id), 'checkpoints', 'recovery', 'soak', 'kafka', 'rocksdb', 'larger-than-memory'];
     throw new Error(`no scenario matches ${filters.join(', ')}; known: ${known.join(', ')}`);
   }
-  return { quick, parallelisms, runs, scenarios, checkpoints, recovery, soak, kafka, runsGiven, seed, soakSeconds, kafkaRecords };
+  return {
+    quick,
+    parallelisms,
+    runs,
+    scenarios,
+    checkpoints,
+    recovery,
+    soak,
+    kafka,
+    rocksdb,
+    largerThanMemory,
+    hugeKeys,
+    hugeStateMemory,
+    runsGiven,
+    seed,
+    soakSeconds,
+    kafkaRecords,
+  };
 }
 
 /** Runs one measurement in a fresh `node --import tsx` process and returns what it printed. */
@@ -166,6 +202,18 @@ async function main(argv: readonly string[]): Promise<void> {
     console.error(`  soak: ${result.kills} kills, ${result.restarts} restarts, output ${result.matched ? 'matched' : 'DID NOT match'} the golden run`);
     process.stdout.write(`\n${formatSoakTable(result)}\n`);
     if (!result.matched) process.exitCode = 1;
+  }
+  if (options.rocksdb || options.largerThanMemory) {
+    const tables = await benchRocksDB({
+      quick: options.quick,
+      throughput: options.rocksdb,
+      huge: options.largerThanMemory,
+      hugeKeys: options.hugeKeys,
+      hugeStateMemory: options.hugeStateMemory,
+      runs: options.runs,
+      log: (line) => console.error(line),
+    });
+    process.stdout.write(`\n${tables}\n`);
   }
   if (options.kafka) {
     const records = options.kafkaRecords ?? (options.quick ? QUICK_KAFKA_RECORDS : DEFAULT_KAFKA_RECORDS);

@@ -9,8 +9,11 @@ import { KeyedEntry, mapDirectoryColumnFamily, RocksKvState, type PrefetchTarget
 import { decodeRow, encodeRow, scanRowsSync, type DecodedRow } from './state-rows.ts';
 import { estimateValueBytes } from './write-back-cache.ts';
 
-/** Estimated bytes of a cell object and its slot in the row's Map, besides key and value. */
-const CELL_OVERHEAD_BYTES = 100;
+/**
+ * Estimated bytes of a cell object (with its boxed TTL deadline) and its slots in the row's Map and
+ * dirty list, besides key and value; calibrated by test/state/rocksdb/cache-size-estimate.test.ts.
+ */
+const CELL_OVERHEAD_BYTES = 150;
 /** Estimated bytes of a row's own Map and dirty list, besides the entry. */
 const ROW_OVERHEAD_BYTES = 120;
 

@@ -405,10 +405,12 @@ export class RocksDBStateBackend implements KeyedStateBackend {
    * read whole (one prefix scan each: slower; user keys are not known ahead).
    */
   prefetchKey(key: unknown, keyGroup: number, namespaces: readonly unknown[] = [], states?: readonly string[]): void {
+    // The states are this backend's own: no registration check per row (as prefetchEntry makes).
     for (const state of this.states.values()) {
       if (states !== undefined && !states.includes(state.descriptor.name)) continue;
-      if (state.isVoid) this.prefetchEntry(state, key, keyGroup, VOID_NAMESPACE);
-      else for (const namespace of namespaces) this.prefetchEntry(state, key, keyGroup, namespace);
+      this.noteOwner(state);
+      if (state.isVoid) state.requestPrefetch(key, keyGroup, VOID_NAMESPACE, undefined, false);
+      else for (const namespace of namespaces) state.requestPrefetch(key, keyGroup, namespace, undefined, false);
     }
   }
 

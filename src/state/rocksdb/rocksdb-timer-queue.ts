@@ -19,7 +19,11 @@ const REFILL_ROWS = 1024;
 const ALL = '\uffff';
 /** `bound` when the heap holds no stored timer range yet. Sorts before every row id. */
 const NONE = '';
-const ROW_ENTRY_BYTES = 96;
+/**
+ * Estimated bytes of a cached timer row besides its id: the object, its slots in the queue's Map of
+ * rows, the CLOCK ring and the dirty list (the same accounting as a state entry's).
+ */
+const ROW_ENTRY_BYTES = 180;
 
 /** A timer in the heap. `id` is its row key as latin1 (one char per byte): it orders timers exactly as RocksDB does. */
 class HeapTimer<N> implements Timer<N> {
@@ -377,6 +381,8 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
 
   /** Adds the row of a timer `add`/`remove` will touch to the prefetch being assembled, unless the heap or cache answers it. */
   requestPrefetch(key: unknown, keyGroup: number, timestamp: number, namespace: N): void {
+    // A queue that never spilled holds every timer in its heap: nothing to read (and no row key to build).
+    if (this.bound === ALL) return;
     const id = this.idOf(timestamp, keyGroup, key, namespace);
     if (id <= this.bound) return;
     const row = this.rows.get(id);

@@ -361,14 +361,15 @@ export function estimateValueBytes(value: unknown, depth = 0): number {
         }
         return 64 + value.size * (32 + first);
       }
-      let bytes = 48;
+      // A plain object: a 24-byte header and an 8-byte slot per (in-object) property.
+      let bytes = 24;
       let count = 0;
       for (const name in value) {
         if (count++ === 8) {
           bytes *= 2;
           break;
         }
-        bytes += 16 + estimateValueBytes((value as Record<string, unknown>)[name], depth + 1);
+        bytes += 8 + estimateValueBytes((value as Record<string, unknown>)[name], depth + 1);
       }
       return bytes;
     }

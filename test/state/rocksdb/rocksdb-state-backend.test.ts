@@ -70,16 +70,16 @@ function harnessOptions(overrides: Partial<KeyedStateBackendOptions> = {}) {
 
 describe('RocksDBStateBackend specifics', () => {
   it('prefetching the rows of a batch makes the batch free of blocking reads', async () => {
-    const backend = factory(512 * 1024)(harnessOptions({ maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 128) }));
+    const backend = factory(2048 * 1024)(harnessOptions({ maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 128) }));
     const count = backend.getValueState(valueState<number>('count'));
     const words = backend.getMapState(mapState<string, number>('words'));
-    const keys = Array.from({ length: 3_000 }, (_, i) => `user-${i}`);
+    const keys = Array.from({ length: 12_000 }, (_, i) => `user-${i}`);
     for (const [i, key] of keys.entries()) {
       backend.setCurrentKey(key);
       count.update(i);
       words.put('w', i);
     }
-    // Most rows were evicted (512 KiB holds about a third of them); read a batch back.
+    // Most rows were evicted (2 MiB holds about a tenth of them); read a batch back (a fifth of the budget).
     const batch = keys.slice(0, 500);
     const before = { ...backend.metrics };
     backend.beginPrefetch();
