@@ -37,8 +37,14 @@ export interface RocksDBStateHandle {
   readonly kind: 'rocksdb';
   /** The database's column families (a restore opens exactly these). */
   readonly columnFamilies: readonly string[];
-  /** Name and kind of every state in the database (absent in older checkpoints). */
-  readonly states?: ReadonlyArray<{ readonly name: string; readonly kind: 'value' | 'list' | 'map' | 'reducing' | 'aggregating' }>;
+  /** Name, kind, row form and schema version of every state in the database (absent in older checkpoints). */
+  readonly states?: ReadonlyArray<{
+    readonly name: string;
+    readonly kind: 'value' | 'list' | 'map' | 'reducing' | 'aggregating';
+    /** Whether its rows carry a TTL expiry (absent in older checkpoints). */
+    readonly hasTtl?: boolean;
+    readonly version?: number;
+  }>;
   readonly sharedFiles: readonly NamedFileHandle[];
   readonly privateFiles: readonly NamedFileHandle[];
 }

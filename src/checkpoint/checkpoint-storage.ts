@@ -754,7 +754,16 @@ const stateHandleSchema = z.object({
       z.object({
         kind: z.literal('rocksdb'),
         columnFamilies: z.array(z.string()),
-        states: z.array(z.object({ name: z.string(), kind: z.enum(['value', 'list', 'map', 'reducing', 'aggregating']) })).optional(),
+        states: z
+          .array(
+            z.object({
+              name: z.string(),
+              kind: z.enum(['value', 'list', 'map', 'reducing', 'aggregating']),
+              hasTtl: z.boolean().optional(),
+              version: z.number().int().optional(),
+            }),
+          )
+          .optional(),
         sharedFiles: z.array(namedFileHandleSchema.refine((f) => f.file.startsWith(`${SHARED_FOLDER}/`), 'expected a file under shared/')),
         privateFiles: z.array(namedFileHandleSchema),
       }),

@@ -163,10 +163,16 @@ export interface NativeKeyedStateSnapshot {
   readonly states: readonly NativeStateKind[];
 }
 
-/** A state's name and kind, as recorded with native keyed state. */
+/**
+ * A state as recorded with native keyed state: its name and kind, and the form of its rows — whether
+ * they carry a TTL expiry (`hasTtl`) — and its schema version. `hasTtl` and `version` are absent in
+ * checkpoints written before they were recorded.
+ */
 export interface NativeStateKind {
   readonly name: string;
   readonly kind: 'value' | 'list' | 'map' | 'reducing' | 'aggregating';
+  readonly hasTtl?: boolean;
+  readonly version?: number;
 }
 
 /**

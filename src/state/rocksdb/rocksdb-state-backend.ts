@@ -102,8 +102,11 @@ export class RocksDBStateBackend implements KeyedStateBackend {
   private readonly openStore: OpenRocksStoreSync;
   /** SST files of the database that came from the restored checkpoint (incremental reuse). */
   private restoredFiles: RestoredFiles = new Map();
-  /** Kinds of the states in a natively restored database, by name (checked when a state registers). */
-  private nativeKinds = new Map<string, NativeStateKind['kind']>();
+  /**
+   * The states of a natively restored database not registered yet, by name: their kind (checked when
+   * the state registers), row form and schema version. Registering adopts the rows (schema, TTL form).
+   */
+  private nativeStates = new Map<string, NativeStateKind>();
   private readonly operatorUid: string;
   private readonly subtask: number;
   private readonly current = new RocksCurrentKey();
@@ -222,10 +225,10 @@ export class RocksDBStateBackend implements KeyedStateBackend {
       }
       return existing as unknown as InternalKvState<N>;
     }
-    const nativeKind = this.nativeKinds.get(descriptor.name);
-    if (nativeKind !== undefined && nativeKind !== descriptor.kind) {
+    const native = this.nativeStates.get(descriptor.name);
+    if (native !== undefined && native.kind !== descriptor.kind) {
       throw new ConfigurationError(
-        `state '${descriptor.name}' of operator '${this.operatorUid}' was checkpointed as ${nativeKind} state but is ` +
+        `state '${descriptor.name}' of operator '${this.operatorUid}' was checkpointed as ${native.kind} state but is ` +
           `now registered as ${descriptor.kind} state; keep its kind or give the new state another name`,
         { operatorUid: this.operatorUid },
       );
@@ -242,15 +245,28 @@ export class RocksDBStateBackend implements KeyedStateBackend {
       descriptor.kind === 'map' ? [stateColumnFamily(descriptor.name), mapDirectoryColumnFamily(descriptor.name)] : [stateColumnFamily(descriptor.name)],
     );
     const state = this.createState(descriptor, namespaceCodec);
-    if (pending !== undefined) {
+    // Rows restored canonically (pending) or natively (in the database already) must fit the new registration.
+    const restored: PendingState | undefined =
+      pending ??
+      (native === undefined
+        ? undefined
+        : {
+            kind: native.kind,
+            version: native.version ?? 1,
+            // Checkpoints that did not record the form were taken with the same TTL setting (assumed).
+            form: { isMap: native.kind === 'map', hasTtl: native.hasTtl ?? state.hasTtl },
+            hasMissingExpiry: false,
+          });
+    if (restored !== undefined) {
       try {
-        this.adoptRestoredRows(state as unknown as RocksKvState<unknown>, pending);
+        this.adoptRestoredRows(state as unknown as RocksKvState<unknown>, restored);
       } catch (error) {
         // The state stays unregistered and its restored rows pending: a later registration may pass.
         this.cache.unregister(state);
         throw error;
       }
       this.pendingStates.delete(descriptor.name);
+      this.nativeStates.delete(descriptor.name);
     }
     this.states.set(descriptor.name, state as unknown as RocksKvState<unknown>);
     return state;
@@ -498,14 +514,16 @@ export class RocksDBStateBackend implements KeyedStateBackend {
     // Timers in the queues' in-memory heaps have no row yet: a native capture would miss them.
     for (const queue of this.timerQueues.values()) queue.persistHeap();
     this.flushDirty();
-    // Restored states not registered (yet) keep their recorded kind.
-    const kinds = new Map(this.nativeKinds);
-    for (const [name, state] of this.states) kinds.set(name, state.descriptor.kind);
+    // Restored states not registered (yet) keep what was recorded of them; their rows are as restored.
+    const states = new Map(this.nativeStates);
+    for (const [name, state] of this.states) {
+      states.set(name, { name, kind: state.descriptor.kind, hasTtl: state.hasTtl, version: state.descriptor.version });
+    }
     return captureNative(this.rocks, checkpointId, {
       maxParallelism: this.maxParallelism,
       keyGroupRange: this.keyGroupRange,
       restoredFiles: this.restoredFiles,
-      states: [...kinds].map(([name, kind]) => ({ name, kind })),
+      states: [...states.values()],
     });
   }
 
@@ -523,17 +541,24 @@ export class RocksDBStateBackend implements KeyedStateBackend {
     const { store, restoredFiles } = restoreNative(databasePath, snapshots, this.keyGroupRange, (options) => this.openStore(options));
     this.rocks = store;
     this.restoredFiles = restoredFiles;
-    const kinds = new Map<string, NativeStateKind['kind']>();
+    const states = new Map<string, NativeStateKind>();
     for (const snapshot of snapshots) {
-      for (const { name, kind } of snapshot.states ?? []) {
-        const other = kinds.get(name);
-        if (other !== undefined && other !== kind) {
-          throw new EddyError(`operator '${this.operatorUid}': state '${name}' appears as both ${other} and ${kind} state in the restored checkpoints`);
+      for (const recorded of snapshot.states ?? []) {
+        const other = states.get(recorded.name);
+        if (other !== undefined && other.kind !== recorded.kind) {
+          throw new EddyError(
+            `operator '${this.operatorUid}': state '${recorded.name}' appears as both ${other.kind} and ${recorded.kind} state in the restored checkpoints`,
+          );
         }
-        kinds.set(name, kind);
+        if (other !== undefined && other.hasTtl !== recorded.hasTtl) {
+          throw new EddyError(
+            `operator '${this.operatorUid}': state '${recorded.name}' has rows with and without TTL in the restored checkpoints`,
+          );
+        }
+        states.set(recorded.name, recorded);
       }
     }
-    this.nativeKinds = kinds;
+    this.nativeStates = states;
     this.familiesAtOpen = new Set(store.columnFamilies);
     this.cache = new WriteBackCache(store, this.cache.budgetBytes, store.path);
     this.context = { ...this.context, cache: this.cache, store };

@@ -12,6 +12,8 @@ import {
   type KeyedStateBackendOptions,
   type NativeKeyedStateRestore,
 } from '../../../src/state/keyed-state-backend.ts';
+import { z } from 'zod';
+import { ConfigurationError } from '../../../src/core/errors.ts';
 import { RocksDBStateBackend } from '../../../src/state/rocksdb/rocksdb-state-backend.ts';
 import { BackendHarness, describeKeyedStateBackendConformance, keysInRange, testWindowCodec } from '../backend-conformance.ts';
 import { inMemoryStores } from './in-memory-rocks-store.ts';
@@ -538,7 +540,7 @@ describe('RocksDBStateBackend specifics', () => {
   });
 });
 
-describe('native restore: state kinds', () => {
+describe('native restore: state kinds, schemas and row forms', () => {
   /** A native capture of `backend` as what a restore reads (the files where the capture left them). */
   async function capture(backend: RocksDBStateBackend, checkpointId: number): Promise<NativeKeyedStateRestore> {
     const snapshot = await backend.snapshotNative(checkpointId);
@@ -555,8 +557,8 @@ describe('native restore: state kinds', () => {
     };
   }
 
-  const options = (): KeyedStateBackendOptions =>
-    new BackendHarness().options({ operatorUid: 'kinds', maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 128) });
+  const options = (harness = new BackendHarness()): KeyedStateBackendOptions =>
+    harness.options({ operatorUid: 'kinds', maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 128) });
 
   it('refuses a state registered as another kind than it was checkpointed as, and keeps the kinds of states not registered yet', async () => {
     const first = factory()(options());
@@ -566,7 +568,7 @@ describe('native restore: state kinds', () => {
     counts.update(7);
     tags.add('x');
     const checkpointed = await capture(first, 1);
-    expect(checkpointed.states).toEqual(expect.arrayContaining([{ name: 'counts', kind: 'value' }, { name: 'tags', kind: 'list' }]));
+    expect(checkpointed.states).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'counts', kind: 'value' }), expect.objectContaining({ name: 'tags', kind: 'list' })]));
 
     const second = factory()(options());
     second.restoreNative([checkpointed]);
@@ -578,10 +580,79 @@ describe('native restore: state kinds', () => {
     expect(restoredCounts.value()).toBe(7);
     // 'tags' was not registered in this run: the next checkpoint still records it as list state.
     const again = await capture(second, 2);
-    expect(again.states).toEqual(expect.arrayContaining([{ name: 'counts', kind: 'value' }, { name: 'tags', kind: 'list' }]));
+    expect(again.states).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'counts', kind: 'value' }), expect.objectContaining({ name: 'tags', kind: 'list' })]));
 
     const third = factory()(options());
     third.restoreNative([again]);
     expect(() => third.getValueState(valueState<string>('tags'))).toThrow(/'tags' .* checkpointed as list state but is now registered as value state/);
+  });
+  it('records each state\'s row form and schema version', async () => {
+    const first = factory()(options());
+    first.getValueState(valueState<number>('plain'));
+    first.getValueState(valueState<number>('expiring', { ttl: stateTtl({ ttlMs: 1_000 }), version: 3 }));
+    const checkpointed = await capture(first, 1);
+    expect(checkpointed.states).toEqual(
+      expect.arrayContaining([
+        { name: 'plain', kind: 'value', hasTtl: false, version: 1 },
+        { name: 'expiring', kind: 'value', hasTtl: true, version: 3 },
+      ]),
+    );
+  });
+
+  it('checks restored rows against the schema the state registers with, naming the state and key group', async () => {
+    const first = factory()(options());
+    const loose = first.getValueState(valueState<unknown>('profile'));
+    const scores = first.getMapState(mapState<string, unknown>('scores'));
+    const [good, bad] = keysInRange(new KeyGroupRange(0, 128), 128, 2);
+    first.setCurrentKey(good!);
+    loose.update({ name: 'ok' });
+    scores.put('math', 1);
+    first.setCurrentKey(bad!);
+    loose.update({ name: 42 });
+    scores.put('art', 'four');
+    const checkpointed = await capture(first, 1);
+
+    const strict = factory()(options());
+    strict.restoreNative([checkpointed]);
+    const profile = valueState('profile', { schema: z.object({ name: z.string() }) });
+    expect(() => strict.getValueState(profile)).toThrow(ConfigurationError);
+    expect(() => strict.getValueState(profile)).toThrow(new RegExp(`state 'profile'.*key group ${assignToKeyGroup(bad, 128)}.*name`));
+    expect(() => strict.getMapState(mapState('scores', { schema: z.number() }))).toThrow(/state 'scores'/);
+    // A failed registration leaves the rows as they were: a schema that accepts them registers.
+    const lenientScores = strict.getMapState(mapState('scores', { schema: z.union([z.number(), z.string()]) }));
+    strict.setCurrentKey(bad!);
+    expect(lenientScores.get('art')).toBe('four');
+    const lenientProfile = strict.getValueState(valueState('profile', { schema: z.object({ name: z.union([z.string(), z.number()]) }) }));
+    expect(lenientProfile.value()).toEqual({ name: 42 });
+  });
+
+  it('rewrites restored rows when the state\'s TTL setting changed: no TTL ▶ TTL (fresh expiry) and TTL ▶ none', async () => {
+    const harness = new BackendHarness();
+    const first = factory()(options(harness));
+    const counts = first.getValueState(valueState<number>('counts'));
+    const tags = first.getMapState(mapState<string, number>('tags', { ttl: stateTtl({ ttlMs: 500 }) }));
+    first.setCurrentKey('a');
+    counts.update(7);
+    tags.put('x', 1);
+    const checkpointed = await capture(first, 1);
+
+    const second = factory()(options(harness));
+    second.restoreNative([checkpointed]);
+    const expiringCounts = second.getValueState(valueState<number>('counts', { ttl: stateTtl({ ttlMs: 1_000 }) }));
+    const lastingTags = second.getMapState(mapState<string, number>('tags'));
+    second.setCurrentKey('a');
+    expect(expiringCounts.value()).toBe(7);
+    expect(lastingTags.get('x')).toBe(1);
+    // The rows written in the old form read back in the new one after another checkpoint and restore,
+    // and the fresh expiry (registration time + 1 s) holds: the count expires, the tags do not.
+    const again = await capture(second, 2);
+    harness.clock.advance(5_000);
+    const third = factory()(options(harness));
+    third.restoreNative([again]);
+    const thirdCounts = third.getValueState(valueState<number>('counts', { ttl: stateTtl({ ttlMs: 1_000 }) }));
+    const thirdTags = third.getMapState(mapState<string, number>('tags'));
+    third.setCurrentKey('a');
+    expect(thirdCounts.value()).toBeUndefined();
+    expect(thirdTags.get('x')).toBe(1);
   });
 });
