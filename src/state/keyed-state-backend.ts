@@ -76,7 +76,11 @@ export interface Timer<N> {
  * add/remove/poll: amortized O(log n).
  */
 export interface TimerQueue<N> {
-  /** Adds a timer for the backend's current key; false if it was already there. */
+  /**
+   * Adds a timer for the backend's current key. False only if it was already there; true if it is new —
+   * or, for a timer the backend writes without reading (RocksDB, beyond its in-memory heap), if that is
+   * not known. Adding an existing timer never duplicates it.
+   */
   add(timestamp: number, namespace: N): boolean;
   /** Removes the timer of the current key; false if there was none. */
   remove(timestamp: number, namespace: N): boolean;

@@ -88,7 +88,10 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
   private readonly heapIds = new Map<string, HeapTimer<N>>();
   /** Every timer with a row key ≤ bound is in the heap. */
   private bound: string;
+  /** The number of timers, while {@link isCountKnown}. */
   private count: number;
+  /** False after a blind add (a row written without knowing whether it existed): `count` may be high. */
+  private isCountKnown = true;
   private readonly rows = new Map<string, TimerRowEntry>();
   private dirty: TimerRowEntry[] = [];
   private dirtyCount = 0;
@@ -117,7 +120,9 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
     context.cache.register(this);
   }
 
+  /** Exact; after blind adds, counted once with a blocking scan of the rows. */
   get size(): number {
+    if (!this.isCountKnown) this.countRows();
     return this.count;
   }
 
@@ -146,7 +151,17 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
       if (this.heap.length > this.maxHeapTimers) this.spill();
       return true;
     }
-    const row = this.rowFor(id, true);
+    const row = this.rows.get(id);
+    if (row === undefined) {
+      // Not cached: write the row blindly (a row is idempotent) rather than read whether it exists — a
+      // blocking read per timer made a job whose heap had spilled wait on RocksDB for every record
+      // (Flink's RocksDB timer set writes blindly too). The size is now unknown until asked.
+      this.setRow(this.rowFor(id, false), true);
+      this.isCountKnown = false;
+      return true;
+    }
+    this.context.cache.metrics.hits++;
+    row.isReferenced = true;
     if (row.isPresent) return false;
     this.setRow(row, true);
     this.count++;
@@ -285,6 +300,19 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
     for (let i = 0; i < keep; i++) sorted[i]!.heapIndex = i;
     this.heap = sorted;
     this.bound = keep === 0 ? NONE : sorted[keep - 1]!.id;
+  }
+
+  /** Counts the timers: the rows (after writing back this queue's dirty ones) and the heap's timers that have none. */
+  private countRows(): void {
+    const cache = this.context.cache;
+    this.collectDirty(cache.pendingWrites);
+    cache.beforeRead();
+    let rows = 0;
+    cache.metrics.blockingScans += scanRowsSync(this.context.store, this.columnFamily, ROWS_START, TIMER_ROWS_END, () => void rows++);
+    let heapOnly = 0;
+    for (const timer of this.heap) if (!timer.isStored) heapOnly++;
+    this.count = rows + heapOnly;
+    this.isCountKnown = true;
   }
 
   /** Reads the next rows beyond the bound into the (empty) heap: one blocking scan. */
