@@ -72,11 +72,12 @@ class TimerRowEntry extends CacheEntry {
  * In memory, a min-heap holds every timer whose row key is ≤ `bound` (the heap is complete up to
  * there; `bound` = everything for a queue that never spilled): adding, removing, peeking and polling
  * such timers is a heap operation with no I/O. Timers beyond the bound exist only as rows, reached
- * through the write-back cache (a cached row answers `add`'s deduplication and `remove`; a miss reads
- * the row, blocking — or the operator prefetched it). When the heap grows past `maxHeapTimers` its
- * later half is written out as rows and the bound moves down (a spill); when it runs empty and rows
- * may remain, the next {@link REFILL_ROWS} rows are read with one blocking scan (a refill). `size` is
- * exact: every add and remove knows whether the timer existed.
+ * through the write-back cache: `add` of an uncached row writes it without reading (a row is
+ * idempotent); `remove` uses the cached row or reads it, blocking — unless the operator prefetched it.
+ * When the heap grows past `maxHeapTimers` its later half is written out as rows and the bound moves
+ * down (a spill); when it runs empty and rows may remain, the next {@link REFILL_ROWS} rows are read
+ * with one blocking scan (a refill). `size` is exact: counted as timers come and go, and after blind
+ * adds counted once more from the rows when asked.
  *
  * Invariants: the heap holds exactly the timers with id ≤ bound; a heap timer marked `isStored` also
  * has a row (deleted when the timer leaves the heap); the logical rows beyond the bound are RocksDB's
