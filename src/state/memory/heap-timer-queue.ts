@@ -1,6 +1,7 @@
 import { EddyError } from '../../core/errors.ts';
 import type { KeyId } from '../../core/key-codec.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
+import { IndexedMinHeap } from '../indexed-heap.ts';
 import type { NamespaceCodec, Timer, TimerQueue, TimerSnapshot } from '../keyed-state-backend.ts';
 
 /** What a timer queue needs from its backend: the current key, its map id and its key group. */
@@ -103,7 +104,7 @@ class KeyTimers<N> {
  * restore re-inserts them in firing order).
  */
 export class HeapTimerQueue<N> implements TimerQueue<N> {
-  private readonly heap: Array<HeapTimer<N>> = [];
+  private readonly heap = new IndexedMinHeap<HeapTimer<N>>(isBefore);
   private readonly byKey = new Map<KeyId, KeyTimers<N>>();
   /**
    * The timer the last `add` added or found. Adding the same timer twice in a row is common (a window's
@@ -154,7 +155,7 @@ export class HeapTimerQueue<N> implements TimerQueue<N> {
     }
     const timer = new HeapTimer<N>(timestamp, key, namespace, keyGroup, this.nextSeq++, keyId, namespaceId);
     keyTimers.add(timer);
-    this.insert(timer);
+    this.heap.push(timer);
     this.lastAdded = timer;
     return true;
   }
@@ -169,7 +170,7 @@ export class HeapTimerQueue<N> implements TimerQueue<N> {
   }
 
   peek(): Timer<N> | undefined {
-    return this.heap[0];
+    return this.heap.peek();
   }
 
   poll(): Timer<N> | undefined {
@@ -182,7 +183,7 @@ export class HeapTimerQueue<N> implements TimerQueue<N> {
    * range.start`, each list in firing order. Timers outside the range are a bug and throw.
    */
   snapshotByKeyGroup(range: KeyGroupRange): Array<TimerSnapshot[] | undefined> {
-    const sorted = this.heap.slice().sort((a, b) => (isBefore(a, b) ? -1 : 1));
+    const sorted = this.heap.sorted();
     const byKeyGroup = new Array<TimerSnapshot[] | undefined>(range.size);
     for (const timer of sorted) {
       if (!range.contains(timer.keyGroup)) {
@@ -200,70 +201,16 @@ export class HeapTimerQueue<N> implements TimerQueue<N> {
   }
 
   clear(): void {
-    for (const timer of this.heap) timer.heapIndex = -1;
-    this.heap.length = 0;
+    this.heap.clear();
     this.byKey.clear();
     this.lastAdded = undefined;
   }
 
-  /** Puts an indexed timer into the heap. */
-  private insert(timer: HeapTimer<N>): void {
-    timer.heapIndex = this.heap.length;
-    this.heap.push(timer);
-    this.siftUp(timer.heapIndex);
-  }
-
   private removeAt(index: number): HeapTimer<N> {
-    const heap = this.heap;
-    const removed = heap[index]!;
-    const last = heap.pop()!;
-    if (index < heap.length) {
-      heap[index] = last;
-      last.heapIndex = index;
-      this.siftDown(index);
-      this.siftUp(last.heapIndex);
-    }
-    removed.heapIndex = -1;
+    const removed = this.heap.removeAt(index);
     const keyTimers = this.byKey.get(removed.keyId)!;
     keyTimers.delete(removed);
     if (keyTimers.timers.length === 0) this.byKey.delete(removed.keyId);
     return removed;
-  }
-
-  private siftUp(start: number): void {
-    const heap = this.heap;
-    let index = start;
-    const timer = heap[index]!;
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (!isBefore(timer, parent)) break;
-      heap[index] = parent;
-      parent.heapIndex = index;
-      index = parentIndex;
-    }
-    heap[index] = timer;
-    timer.heapIndex = index;
-  }
-
-  private siftDown(start: number): void {
-    const heap = this.heap;
-    const length = heap.length;
-    let index = start;
-    const timer = heap[index]!;
-    for (;;) {
-      const left = 2 * index + 1;
-      if (left >= length) break;
-      const right = left + 1;
-      let child = left;
-      if (right < length && isBefore(heap[right]!, heap[left]!)) child = right;
-      const childTimer = heap[child]!;
-      if (!isBefore(childTimer, timer)) break;
-      heap[index] = childTimer;
-      childTimer.heapIndex = index;
-      index = child;
-    }
-    heap[index] = timer;
-    timer.heapIndex = index;
   }
 }

@@ -1,6 +1,7 @@
 import { EddyError } from '../../core/errors.ts';
 import { keyIdOf, type KeyId } from '../../core/key-codec.ts';
 import type { KeyGroupRange } from '../../core/key-group.ts';
+import { IndexedMinHeap } from '../indexed-heap.ts';
 import type { NamespaceCodec, Timer, TimerQueue, TimerSnapshot } from '../keyed-state-backend.ts';
 import { latin1, ROWS_START, RowKeyReader, TIMER_ROWS_END, successor } from './key-layout.ts';
 import type { RocksWrite } from './rocks-store.ts';
@@ -47,10 +48,6 @@ function isBefore(a: HeapTimer<unknown>, b: HeapTimer<unknown>): boolean {
   return a.timestamp !== b.timestamp ? a.timestamp < b.timestamp : a.id < b.id;
 }
 
-function compare(a: HeapTimer<unknown>, b: HeapTimer<unknown>): number {
-  return isBefore(a, b) ? -1 : a.id === b.id ? 0 : 1;
-}
-
 /** A cached timer row: whether RocksDB holds (or will hold) the timer `id`. */
 class TimerRowEntry extends CacheEntry {
   isPresent = false;
@@ -85,7 +82,7 @@ class TimerRowEntry extends CacheEntry {
  */
 export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
   readonly columnFamily: string;
-  private heap: Array<HeapTimer<N>> = [];
+  private readonly heap = new IndexedMinHeap<HeapTimer<N>>(isBefore);
   private readonly heapIds = new Map<string, HeapTimer<N>>();
   /** Every timer with a row key ≤ bound is in the heap. */
   private bound: string;
@@ -146,7 +143,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
       }
       const timer = new HeapTimer<N>(timestamp, key, namespace, keyGroup, id, keyId, namespaceId, false);
       this.heapIds.set(id, timer);
-      this.insert(timer);
+      this.heap.push(timer);
       this.count++;
       this.lastAddedByKey.set(keyId, timer);
       if (this.heap.length > this.maxHeapTimers) this.spill();
@@ -188,7 +185,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
 
   peek(): Timer<N> | undefined {
     if (this.heap.length === 0 && this.bound !== ALL) this.refill();
-    return this.heap[0];
+    return this.heap.peek();
   }
 
   poll(): Timer<N> | undefined {
@@ -207,66 +204,14 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
 
   // ---- heap ----
 
-  private insert(timer: HeapTimer<N>): void {
-    timer.heapIndex = this.heap.length;
-    this.heap.push(timer);
-    this.siftUp(timer.heapIndex);
-  }
-
   /** Removes the heap timer at `index` (and its row, if stored). */
   private removeAt(index: number): HeapTimer<N> {
-    const heap = this.heap;
-    const removed = heap[index]!;
-    const last = heap.pop()!;
-    if (index < heap.length) {
-      heap[index] = last;
-      last.heapIndex = index;
-      this.siftDown(index);
-      this.siftUp(last.heapIndex);
-    }
-    removed.heapIndex = -1;
+    const removed = this.heap.removeAt(index);
     this.heapIds.delete(removed.id);
     if (this.lastAddedByKey.get(removed.keyId) === removed) this.lastAddedByKey.delete(removed.keyId);
     this.count--;
     if (removed.isStored) this.setRow(this.rowFor(removed.id, false), false);
     return removed;
-  }
-
-  private siftUp(start: number): void {
-    const heap = this.heap;
-    let index = start;
-    const timer = heap[index]!;
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (!isBefore(timer, parent)) break;
-      heap[index] = parent;
-      parent.heapIndex = index;
-      index = parentIndex;
-    }
-    heap[index] = timer;
-    timer.heapIndex = index;
-  }
-
-  private siftDown(start: number): void {
-    const heap = this.heap;
-    const length = heap.length;
-    let index = start;
-    const timer = heap[index]!;
-    for (;;) {
-      const left = 2 * index + 1;
-      if (left >= length) break;
-      const right = left + 1;
-      let child = left;
-      if (right < length && isBefore(heap[right]!, heap[left]!)) child = right;
-      const childTimer = heap[child]!;
-      if (!isBefore(childTimer, timer)) break;
-      heap[index] = childTimer;
-      childTimer.heapIndex = index;
-      index = child;
-    }
-    heap[index] = timer;
-    timer.heapIndex = index;
   }
 
   /**
@@ -275,7 +220,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
    * Only timers added since the last call are written; from then on removing one deletes its row.
    */
   persistHeap(): void {
-    for (const timer of this.heap) {
+    for (const timer of this.heap.values()) {
       if (timer.isStored) continue;
       timer.isStored = true;
       this.setRow(this.rowFor(timer.id, false), true);
@@ -287,7 +232,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
    * O(n log n) for n timers, once per n/2 adds: amortized O(log n) per add.
    */
   private spill(): void {
-    const sorted = this.heap.slice().sort(compare);
+    const sorted = this.heap.sorted();
     const keep = sorted.length >> 1;
     for (let i = keep; i < sorted.length; i++) {
       const timer = sorted[i]!;
@@ -297,9 +242,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
       if (!timer.isStored) this.setRow(this.rowFor(timer.id, false), true);
     }
     sorted.length = keep;
-    // A sorted array is a valid min-heap.
-    for (let i = 0; i < keep; i++) sorted[i]!.heapIndex = i;
-    this.heap = sorted;
+    this.heap.replaceWithSorted(sorted);
     this.bound = keep === 0 ? NONE : sorted[keep - 1]!.id;
   }
 
@@ -311,7 +254,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
     let rows = 0;
     cache.metrics.blockingScans += scanRowsSync(this.context.store, this.columnFamily, ROWS_START, TIMER_ROWS_END, () => void rows++);
     let heapOnly = 0;
-    for (const timer of this.heap) if (!timer.isStored) heapOnly++;
+    for (const timer of this.heap.values()) if (!timer.isStored) heapOnly++;
     this.count = rows + heapOnly;
     this.isCountKnown = true;
   }
@@ -325,12 +268,10 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
     const gte = this.bound === NONE ? ROWS_START : successor(Buffer.from(this.bound, 'latin1'));
     const { keys } = this.context.store.scanSync({ columnFamily: this.columnFamily, gte, lt: TIMER_ROWS_END, limit: REFILL_ROWS });
     cache.metrics.blockingScans++;
-    for (const rowKey of keys) this.heap.push(this.timerFromRow(rowKey));
-    for (let i = 0; i < this.heap.length; i++) {
-      const timer = this.heap[i]!;
-      timer.heapIndex = i;
-      this.heapIds.set(timer.id, timer);
-    }
+    // Rows come in key order, which is heap order.
+    const timers = keys.map((rowKey) => this.timerFromRow(rowKey));
+    for (const timer of timers) this.heapIds.set(timer.id, timer);
+    this.heap.replaceWithSorted(timers);
     this.bound = keys.length < REFILL_ROWS ? ALL : latin1(keys[keys.length - 1]!);
   }
 
@@ -479,7 +420,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
       }
       (byKeyGroup[keyGroup - range.start] ??= []).push(timer);
     };
-    for (const timer of this.heap.slice().sort(compare)) {
+    for (const timer of this.heap.sorted()) {
       push(timer.keyGroup, [timer.timestamp, timer.key, this.namespaceCodec.toPlain(timer.namespace)]);
     }
     if (this.bound !== ALL) {
@@ -494,7 +435,7 @@ export class RocksTimerQueue<N> implements TimerQueue<N>, CacheOwner {
   }
 
   dispose(): void {
-    this.heap = [];
+    this.heap.clear();
     this.heapIds.clear();
     this.rows.clear();
     this.dirty = [];
