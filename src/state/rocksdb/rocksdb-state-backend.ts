@@ -121,6 +121,15 @@ export class RocksDBStateBackend implements KeyedStateBackend {
   private readonly pendingTimerCounts = new Map<string, number>();
   /** Owners with rows requested by the prefetch being assembled. */
   private prefetchOwners: Array<RocksKvState<unknown> | RocksTimerQueue<unknown>> = [];
+  /**
+   * The keys {@link prefetchKey} saw for the batch being prefetched, in order, with their key groups:
+   * processing then sets the same keys in the same order, and `setCurrentKey` takes the group from here
+   * instead of hashing the key again. A key that does not match the next one is hashed (always correct).
+   */
+  private readonly batchKeys: unknown[] = [];
+  private readonly batchKeyGroups: number[] = [];
+  private batchKeyCount = 0;
+  private batchKeyCursor = 0;
   private isDisposed = false;
   /** Where {@link cleanupExpiredRows} goes on: the state (by position among states with TTL) and the row. */
   private readonly cleanupCursor: { stateIndex: number; from: Uint8Array | undefined } = { stateIndex: 0, from: undefined };
@@ -165,6 +174,12 @@ export class RocksDBStateBackend implements KeyedStateBackend {
   // ---- current key ----
 
   setCurrentKey(key: unknown): void {
+    const cursor = this.batchKeyCursor;
+    if (cursor < this.batchKeyCount && this.batchKeys[cursor] === key) {
+      this.batchKeyCursor = cursor + 1;
+      this.setCurrentKeyWithGroup(key, this.batchKeyGroups[cursor]!);
+      return;
+    }
     this.setCurrentKeyWithGroup(key, assignToKeyGroup(key, this.maxParallelism));
   }
 
@@ -398,6 +413,8 @@ export class RocksDBStateBackend implements KeyedStateBackend {
    */
   beginPrefetch(): void {
     this.prefetchOwners.length = 0;
+    this.batchKeyCount = 0;
+    this.batchKeyCursor = 0;
   }
 
   /**
@@ -421,6 +438,10 @@ export class RocksDBStateBackend implements KeyedStateBackend {
    * read whole (one prefix scan each: slower; user keys are not known ahead).
    */
   prefetchKey(key: unknown, keyGroup: number, namespaces: readonly unknown[] = [], states?: readonly string[]): void {
+    const count = this.batchKeyCount;
+    this.batchKeys[count] = key;
+    this.batchKeyGroups[count] = keyGroup;
+    this.batchKeyCount = count + 1;
     // The states are this backend's own: no registration check per row (as prefetchEntry makes).
     for (const state of this.states.values()) {
       if (states !== undefined && !states.includes(state.descriptor.name)) continue;

@@ -116,6 +116,28 @@ describe('RocksDBStateBackend specifics', () => {
     expect(backend.metrics.misses - missesBefore).toBe(cold.length);
   });
 
+  it('setCurrentKey reuses the key groups of the prefetched batch, and hashes any key out of that order', async () => {
+    const backend = factory()(harnessOptions({ maxParallelism: 128, keyGroupRange: new KeyGroupRange(0, 128) }));
+    backend.getValueState(valueState<number>('count'));
+    const batch = ['a', 'b', 'a', 7, -0];
+    backend.beginPrefetch();
+    // Wrong groups on purpose: a reused group shows up as that wrong group.
+    for (const key of batch) backend.prefetchKey(key, 100 + batch.indexOf(key));
+    await backend.endPrefetch();
+    const groups: number[] = [];
+    for (const key of ['a', 'zz', 'b', 'a', 7, 0, 'a']) {
+      backend.setCurrentKey(key);
+      groups.push(backend.getCurrentKeyGroup());
+    }
+    const hashed = (key: unknown) => assignToKeyGroup(key, 128);
+    // 'zz' is out of order (hashed; the cursor stays), 0 matches -0 (the same key), the last 'a' is past the batch.
+    expect(groups).toEqual([100, hashed('zz'), 101, 100, 103, 104, hashed('a')]);
+    // A new prefetch starts over.
+    backend.beginPrefetch();
+    backend.setCurrentKey('b');
+    expect(backend.getCurrentKeyGroup()).toBe(hashed('b'));
+  });
+
   it('prefetches timer rows beyond the in-memory heap, and whole maps', async () => {
     // 64 KiB: the timer heap holds at most 64 timers; the batch's rows fit the cache.
     const backend = factory(64 * 1024)(harnessOptions());
