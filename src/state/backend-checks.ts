@@ -5,8 +5,9 @@ import type { KeyedStateBackendOptions } from './keyed-state-backend.ts';
 
 /**
  * The checks every keyed state backend makes the same way, with the same messages (the conformance
- * suite pins them): the key-group range it is created for, keys routed to the wrong subtask, and one
- * state name registered as two kinds.
+ * suite pins them): the key-group range it is created for, keys routed to the wrong subtask, one
+ * state name registered as two kinds or used both per window and outside windows, and restored state
+ * registered as another kind than it was saved as.
  */
 
 /** Throws unless `options.keyGroupRange` is a non-empty range within `[0, maxParallelism)`. */
@@ -37,6 +38,43 @@ export function checkSameStateKind(operatorUid: string, kind: StateDescriptor['k
     `state '${descriptor.name}' of operator '${operatorUid}' is already registered as ${kind} state and cannot ` +
       `also be ${descriptor.kind} state; use a different name for each state`,
     { operatorUid },
+  );
+}
+
+/** Throws when state `name`, registered per window or outside windows (`wasVoid`), is requested the other way. */
+export function checkSameNamespaceUse(operatorUid: string, name: string, wasVoid: boolean, isVoid: boolean): void {
+  if (wasVoid === isVoid) return;
+  throw new ConfigurationError(
+    `state '${name}' of operator '${operatorUid}' is used both per window and outside windows; give the two uses different names`,
+    { operatorUid },
+  );
+}
+
+/**
+ * Throws when restored state is registered as another kind than it was saved as (`savedAs`: the
+ * verb of the message, "snapshotted" or "checkpointed").
+ */
+export function checkRestoredStateKind(
+  operatorUid: string,
+  restoredKind: StateDescriptor['kind'],
+  descriptor: StateDescriptor,
+  savedAs: 'snapshotted' | 'checkpointed',
+): void {
+  if (restoredKind === descriptor.kind) return;
+  throw new ConfigurationError(
+    `state '${descriptor.name}' of operator '${operatorUid}' was ${savedAs} as ${restoredKind} state but is now registered as ` +
+      `${descriptor.kind} state; keep its kind or give the new state another name`,
+    { operatorUid },
+  );
+}
+
+/** Throws unless a keyed-state snapshot was taken with the backend's `maxParallelism` (key groups cannot be remapped). */
+export function checkSnapshotMaxParallelism(operatorUid: string, subtask: number, maxParallelism: number, snapshotMaxParallelism: number): void {
+  if (snapshotMaxParallelism === maxParallelism) return;
+  throw new ConfigurationError(
+    `operator '${operatorUid}': the snapshot was taken with maxParallelism ${snapshotMaxParallelism} but ` +
+      `the job now has ${maxParallelism}; key groups cannot be remapped, so keep maxParallelism at ${snapshotMaxParallelism}`,
+    { operatorUid, subtask },
   );
 }
 

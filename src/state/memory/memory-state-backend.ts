@@ -24,7 +24,14 @@ import type {
 } from '../keyed-state-backend.ts';
 import { VOID_NAMESPACE, voidNamespaceCodec } from '../keyed-state-backend.ts';
 import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.ts';
-import { checkBackendKeyGroupRange, checkSameStateKind, keyOutsideRange } from '../backend-checks.ts';
+import {
+  checkBackendKeyGroupRange,
+  checkRestoredStateKind,
+  checkSameNamespaceUse,
+  checkSameStateKind,
+  checkSnapshotMaxParallelism,
+  keyOutsideRange,
+} from '../backend-checks.ts';
 import { CurrentKey } from './current-key.ts';
 import { HeapTimerQueue, type TimerKeyContext } from './heap-timer-queue.ts';
 import { MemoryAggregatingState } from './memory-aggregating-state.ts';
@@ -140,13 +147,12 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
     const existing = this.states.get(descriptor.name);
     if (existing !== undefined) {
       this.checkSameKind(existing.descriptor.kind, descriptor);
-      if ((existing.namespaceCodec === voidNamespaceCodec) !== (namespaceCodec === (voidNamespaceCodec as unknown))) {
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorUid}' is used both per window and outside windows; ` +
-            'give the two uses different names',
-          { operatorUid: this.operatorUid },
-        );
-      }
+      checkSameNamespaceUse(
+        this.operatorUid,
+        descriptor.name,
+        existing.namespaceCodec === voidNamespaceCodec,
+        namespaceCodec === (voidNamespaceCodec as unknown),
+      );
       return existing as unknown as InternalKvState<N>;
     }
     const state = this.createState(descriptor, namespaceCodec);
@@ -156,11 +162,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
       this.pendingStates.delete(descriptor.name);
       if (pending.kind !== descriptor.kind) {
         this.states.delete(descriptor.name);
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorUid}' was snapshotted as ${pending.kind} state but is ` +
-            `now registered as ${descriptor.kind} state; keep its kind or give the new state another name`,
-          { operatorUid: this.operatorUid },
-        );
+        checkRestoredStateKind(this.operatorUid, pending.kind, descriptor, 'snapshotted');
       }
       try {
         for (const { keyGroup, entries } of pending.byKeyGroup) {
@@ -296,14 +298,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
           { operatorUid: this.operatorUid, subtask: this.subtask },
         );
       }
-      if (snapshot.maxParallelism !== this.maxParallelism) {
-        throw new ConfigurationError(
-          `operator '${this.operatorUid}': the snapshot was taken with maxParallelism ${snapshot.maxParallelism} but ` +
-            `the job now has ${this.maxParallelism}; key groups cannot be remapped, so keep maxParallelism at ` +
-            `${snapshot.maxParallelism}`,
-          { operatorUid: this.operatorUid, subtask: this.subtask },
-        );
-      }
+      checkSnapshotMaxParallelism(this.operatorUid, this.subtask, this.maxParallelism, snapshot.maxParallelism);
       for (const original of snapshot.keyGroups) {
         if (!this.keyGroupRange.contains(original.keyGroup)) continue;
         this.restoreKeyGroup(structuredClone(original));
@@ -316,13 +311,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
     for (const stateSnapshot of keyGroupSnapshot.states) {
       const state = this.states.get(stateSnapshot.name);
       if (state !== undefined) {
-        if (state.descriptor.kind !== stateSnapshot.kind) {
-          throw new ConfigurationError(
-            `state '${stateSnapshot.name}' of operator '${this.operatorUid}' was snapshotted as ${stateSnapshot.kind} ` +
-              `state but is registered as ${state.descriptor.kind} state; keep its kind or rename the new state`,
-            { operatorUid: this.operatorUid },
-          );
-        }
+        checkRestoredStateKind(this.operatorUid, stateSnapshot.kind, state.descriptor, 'snapshotted');
         state.restoreKeyGroup(keyGroup, keyGroup - this.keyGroupRange.start, stateSnapshot.entries, this.operatorUid);
         continue;
       }

@@ -38,7 +38,14 @@ import { RocksMapState } from './rocksdb-map-state.ts';
 import { RocksReducingState } from './rocksdb-reducing-state.ts';
 import { RocksTimerQueue, timerColumnFamily } from './rocksdb-timer-queue.ts';
 import { RocksValueState } from './rocksdb-value-state.ts';
-import { checkBackendKeyGroupRange, checkSameStateKind, keyOutsideRange } from '../backend-checks.ts';
+import {
+  checkBackendKeyGroupRange,
+  checkRestoredStateKind,
+  checkSameNamespaceUse,
+  checkSameStateKind,
+  checkSnapshotMaxParallelism,
+  keyOutsideRange,
+} from '../backend-checks.ts';
 import { captureNative, restoreNative, type RestoredFiles } from './native-state.ts';
 import { openRocksStoreSync } from './store/rocks-store-client.ts';
 import { hasRestoredExpiry, rangeBounds, restoredRows, snapshotRows, type RestoreTarget, type RowForm } from './state-row-snapshots.ts';
@@ -231,31 +238,13 @@ export class RocksDBStateBackend implements KeyedStateBackend {
     const existing = this.states.get(descriptor.name);
     if (existing !== undefined) {
       this.checkSameKind(existing.descriptor.kind, descriptor);
-      if (existing.isVoid !== (namespaceCodec === (voidNamespaceCodec as unknown))) {
-        throw new ConfigurationError(
-          `state '${descriptor.name}' of operator '${this.operatorUid}' is used both per window and outside windows; ` +
-            'give the two uses different names',
-          { operatorUid: this.operatorUid },
-        );
-      }
+      checkSameNamespaceUse(this.operatorUid, descriptor.name, existing.isVoid, namespaceCodec === (voidNamespaceCodec as unknown));
       return existing as unknown as InternalKvState<N>;
     }
     const native = this.nativeStates.get(descriptor.name);
-    if (native !== undefined && native.kind !== descriptor.kind) {
-      throw new ConfigurationError(
-        `state '${descriptor.name}' of operator '${this.operatorUid}' was checkpointed as ${native.kind} state but is ` +
-          `now registered as ${descriptor.kind} state; keep its kind or give the new state another name`,
-        { operatorUid: this.operatorUid },
-      );
-    }
+    if (native !== undefined) checkRestoredStateKind(this.operatorUid, native.kind, descriptor, 'checkpointed');
     const pending = this.pendingStates.get(descriptor.name);
-    if (pending !== undefined && pending.kind !== descriptor.kind) {
-      throw new ConfigurationError(
-        `state '${descriptor.name}' of operator '${this.operatorUid}' was snapshotted as ${pending.kind} state but is ` +
-          `now registered as ${descriptor.kind} state; keep its kind or give the new state another name`,
-        { operatorUid: this.operatorUid },
-      );
-    }
+    if (pending !== undefined) checkRestoredStateKind(this.operatorUid, pending.kind, descriptor, 'snapshotted');
     this.rocks.addColumnFamiliesSync(
       descriptor.kind === 'map' ? [stateColumnFamily(descriptor.name), mapDirectoryColumnFamily(descriptor.name)] : [stateColumnFamily(descriptor.name)],
     );
@@ -660,14 +649,7 @@ export class RocksDBStateBackend implements KeyedStateBackend {
           { operatorUid: this.operatorUid, subtask: this.subtask },
         );
       }
-      if (snapshot.maxParallelism !== this.maxParallelism) {
-        throw new ConfigurationError(
-          `operator '${this.operatorUid}': the snapshot was taken with maxParallelism ${snapshot.maxParallelism} but ` +
-            `the job now has ${this.maxParallelism}; key groups cannot be remapped, so keep maxParallelism at ` +
-            `${snapshot.maxParallelism}`,
-          { operatorUid: this.operatorUid, subtask: this.subtask },
-        );
-      }
+      checkSnapshotMaxParallelism(this.operatorUid, this.subtask, this.maxParallelism, snapshot.maxParallelism);
     }
     // Anything cached goes out first, so that restored rows are the last word (restore precedes access anyway).
     this.cache.flushDirty();
@@ -699,13 +681,7 @@ export class RocksDBStateBackend implements KeyedStateBackend {
     for (const stateSnapshot of group.states) {
       const state = this.states.get(stateSnapshot.name);
       if (state !== undefined) {
-        if (state.descriptor.kind !== stateSnapshot.kind) {
-          throw new ConfigurationError(
-            `state '${stateSnapshot.name}' of operator '${this.operatorUid}' was snapshotted as ${stateSnapshot.kind} ` +
-              `state but is registered as ${state.descriptor.kind} state; keep its kind or rename the new state`,
-            { operatorUid: this.operatorUid },
-          );
-        }
+        checkRestoredStateKind(this.operatorUid, stateSnapshot.kind, state.descriptor, 'snapshotted');
         restoredInto.add(state);
         const form: RowForm = { isMap: state.descriptor.kind === 'map', hasTtl: state.hasTtl };
         const target = this.restoreTarget(stateSnapshot, form, {
