@@ -17,7 +17,8 @@ import { BackendHarness, testWindowCodec, type TestWindow } from '../backend-con
  *
  * Here each state shape is filled with many rows under a budget that holds them all; the heap they
  * take (after a full GC, before against after) is compared with the cache's estimate. The estimate
- * must be within [0.8, 1.25] of the real heap.
+ * must be within [0.8, 1.25] of the real heap. The overheads are those of Node's official builds (64-bit,
+ * no pointer compression: 8 bytes per field); a build with pointer compression would hold less.
  */
 
 setFlagsFromString('--expose-gc');
