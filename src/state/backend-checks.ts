@@ -1,3 +1,4 @@
+import type { ZodType } from 'zod';
 import { ConfigurationError, EddyError } from '../core/errors.ts';
 import type { KeyGroupRange } from '../core/key-group.ts';
 import type { StateDescriptor } from './descriptors.ts';
@@ -76,6 +77,32 @@ export function checkSnapshotMaxParallelism(operatorUid: string, subtask: number
       `the job now has ${maxParallelism}; key groups cannot be remapped, so keep maxParallelism at ${snapshotMaxParallelism}`,
     { operatorUid, subtask },
   );
+}
+
+/**
+ * Throws when a restored value (`where`: '' for a whole value, or e.g. 'map ' for a map's) does not
+ * match the schema of state `descriptor`; the message names the operator, the key group and the path.
+ */
+export function checkRestoredValue(descriptor: StateDescriptor, operatorUid: string, value: unknown, keyGroup: number, where: string): void {
+  const schema = descriptor.schema as ZodType<unknown> | undefined;
+  if (schema === undefined) return;
+  const result = schema.safeParse(value);
+  if (result.success) return;
+  const issue = result.error.issues[0];
+  const path = issue === undefined || issue.path.length === 0 ? '' : ` at '${issue.path.map(String).join('.')}'`;
+  throw new ConfigurationError(
+    `restoring state '${descriptor.name}' of operator '${operatorUid}' (key group ${keyGroup}): a stored ${where}value does ` +
+      `not match the state's schema${path}: ${issue?.message ?? 'invalid'}. Make the schema accept the stored ` +
+      `values (or bump the descriptor version and migrate them), or restore without this state.`,
+    { operatorUid },
+  );
+}
+
+/** The error for restored data of state `name` that cannot be what a snapshot holds. */
+export function corruptRestoredState(name: string, operatorUid: string, keyGroup: number, what: string): EddyError {
+  return new EddyError(`restoring state '${name}' of operator '${operatorUid}' (key group ${keyGroup}): ${what}; the snapshot is corrupt`, {
+    operatorUid,
+  });
 }
 
 /** A key for messages: JSON (bigints as `12n`), at most 80 characters. */

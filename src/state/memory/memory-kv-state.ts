@@ -1,7 +1,7 @@
-import type { ZodType } from 'zod';
-import { ConfigurationError, EddyError } from '../../core/errors.ts';
+import { EddyError } from '../../core/errors.ts';
 import { keyIdOf, type KeyId } from '../../core/key-codec.ts';
 import { saturatingAdd, type Clock } from '../../core/time.ts';
+import { checkRestoredValue, corruptRestoredState } from '../backend-checks.ts';
 import type { StateDescriptor, StateTtlConfig } from '../descriptors.ts';
 import type { InternalKvState, NamespaceCodec, StateEntrySnapshot } from '../keyed-state-backend.ts';
 import type { CurrentKey } from './current-key.ts';
@@ -395,24 +395,10 @@ export abstract class MemoryKvState<N> implements InternalKvState<N> {
   }
 
   protected checkSchema(value: unknown, keyGroup: number, operatorUid: string, where: string): void {
-    const schema = this.descriptor.schema as ZodType<unknown> | undefined;
-    if (schema === undefined) return;
-    const result = schema.safeParse(value);
-    if (result.success) return;
-    const issue = result.error.issues[0];
-    const path = issue === undefined || issue.path.length === 0 ? '' : ` at '${issue.path.map(String).join('.')}'`;
-    throw new ConfigurationError(
-      `restoring state '${this.name}' of operator '${operatorUid}' (key group ${keyGroup}): a stored ${where}value does ` +
-        `not match the state's schema${path}: ${issue?.message ?? 'invalid'}. Make the schema accept the stored ` +
-        `values (or bump the descriptor version and migrate them), or restore without this state.`,
-      { operatorUid },
-    );
+    checkRestoredValue(this.descriptor, operatorUid, value, keyGroup, where);
   }
 
   protected corrupt(keyGroup: number, operatorUid: string, what: string): EddyError {
-    return new EddyError(
-      `restoring state '${this.name}' of operator '${operatorUid}' (key group ${keyGroup}): ${what}; the snapshot is corrupt`,
-      { operatorUid },
-    );
+    return corruptRestoredState(this.name, operatorUid, keyGroup, what);
   }
 }

@@ -1,7 +1,7 @@
-import type { ZodType } from 'zod';
-import { ConfigurationError, EddyError } from '../../core/errors.ts';
+import { EddyError } from '../../core/errors.ts';
 import { keyIdOf, type KeyId } from '../../core/key-codec.ts';
 import { saturatingAdd } from '../../core/time.ts';
+import { checkRestoredValue, corruptRestoredState } from '../backend-checks.ts';
 import type { StateDescriptor, StateTtlConfig } from '../descriptors.ts';
 import type { InternalKvState, NamespaceCodec } from '../keyed-state-backend.ts';
 import { voidNamespaceCodec } from '../keyed-state-backend.ts';
@@ -435,25 +435,11 @@ export abstract class RocksKvState<N> implements InternalKvState<N>, CacheOwner 
 
   /** Checks a restored value against the descriptor's schema; the message names the key group. */
   checkSchema(value: unknown, keyGroup: number, where: string): void {
-    const schema = this.descriptor.schema as ZodType<unknown> | undefined;
-    if (schema === undefined) return;
-    const result = schema.safeParse(value);
-    if (result.success) return;
-    const issue = result.error.issues[0];
-    const path = issue === undefined || issue.path.length === 0 ? '' : ` at '${issue.path.map(String).join('.')}'`;
-    throw new ConfigurationError(
-      `restoring state '${this.name}' of operator '${this.context.operatorUid}' (key group ${keyGroup}): a stored ${where}value does ` +
-        `not match the state's schema${path}: ${issue?.message ?? 'invalid'}. Make the schema accept the stored ` +
-        `values (or bump the descriptor version and migrate them), or restore without this state.`,
-      { operatorUid: this.context.operatorUid },
-    );
+    checkRestoredValue(this.descriptor, this.context.operatorUid, value, keyGroup, where);
   }
 
   protected corrupt(keyGroup: number, what: string): EddyError {
-    return new EddyError(
-      `restoring state '${this.name}' of operator '${this.context.operatorUid}' (key group ${keyGroup}): ${what}; the snapshot is corrupt`,
-      { operatorUid: this.context.operatorUid },
-    );
+    return corruptRestoredState(this.name, this.context.operatorUid, keyGroup, what);
   }
 
   /** Validates one stored (decoded) value of this state's kind against the schema. */
