@@ -1,14 +1,7 @@
 import { assertNever, ConfigurationError, EddyError } from '../../core/errors.ts';
 import { keyIdOf, type KeyId } from '../../core/key-codec.ts';
 import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-group.ts';
-import type {
-  AggregatingStateDescriptor,
-  ListStateDescriptor,
-  MapStateDescriptor,
-  ReducingStateDescriptor,
-  StateDescriptor,
-  ValueStateDescriptor,
-} from '../descriptors.ts';
+import type { StateDescriptor } from '../descriptors.ts';
 import type {
   InternalKvState,
   KeyedStateBackend,
@@ -23,7 +16,7 @@ import type {
   TimerSnapshot,
 } from '../keyed-state-backend.ts';
 import { VOID_NAMESPACE, voidNamespaceCodec } from '../keyed-state-backend.ts';
-import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.ts';
+import { KeyedStateAccessors } from '../keyed-state-accessors.ts';
 import {
   checkBackendKeyGroupRange,
   checkRestoredStateKind,
@@ -66,7 +59,7 @@ type PendingTimers = Array<{ readonly keyGroup: number; readonly timers: readonl
  * timers·log timers) plus one `structuredClone` of the result (so later writes cannot change a taken
  * snapshot); `restore` one `structuredClone` per restored key group.
  */
-export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
+export class MemoryStateBackend extends KeyedStateAccessors implements KeyedStateBackend, TimerKeyContext {
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   private readonly operatorUid: string;
@@ -79,6 +72,7 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
   private readonly pendingTimers = new Map<string, PendingTimers>();
 
   constructor(options: KeyedStateBackendOptions) {
+    super();
     this.maxParallelism = options.maxParallelism;
     this.keyGroupRange = options.keyGroupRange;
     this.operatorUid = options.operatorUid;
@@ -117,31 +111,6 @@ export class MemoryStateBackend implements KeyedStateBackend, TimerKeyContext {
   }
 
   // ---- states ----
-
-  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as ValueState<T>;
-  }
-
-  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as ListState<T>;
-  }
-
-  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as MapState<K, V>;
-  }
-
-  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as ReducingState<T>;
-  }
-
-  getAggregatingState<IN, ACC, OUT>(
-    descriptor: AggregatingStateDescriptor<IN, ACC, OUT>,
-  ): AggregatingState<IN, OUT> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as AggregatingState<
-      IN,
-      OUT
-    >;
-  }
 
   getPartitionedState<N>(descriptor: StateDescriptor, namespaceCodec: NamespaceCodec<N>): InternalKvState<N> {
     const existing = this.states.get(descriptor.name);

@@ -3,14 +3,7 @@ import { assertNever, ConfigurationError, EddyError, describeError } from '../..
 import { keyIdOf, type KeyId } from '../../core/key-codec.ts';
 import { assignToKeyGroup, type KeyGroupRange } from '../../core/key-group.ts';
 import { saturatingAdd } from '../../core/time.ts';
-import type {
-  AggregatingStateDescriptor,
-  ListStateDescriptor,
-  MapStateDescriptor,
-  ReducingStateDescriptor,
-  StateDescriptor,
-  ValueStateDescriptor,
-} from '../descriptors.ts';
+import type { StateDescriptor } from '../descriptors.ts';
 import type {
   InternalKvState,
   KeyedStateBackend,
@@ -28,7 +21,7 @@ import type {
   TimerSnapshot,
 } from '../keyed-state-backend.ts';
 import { VOID_NAMESPACE, voidNamespaceCodec } from '../keyed-state-backend.ts';
-import type { AggregatingState, ListState, MapState, ReducingState, ValueState } from '../state.ts';
+import { KeyedStateAccessors } from '../keyed-state-accessors.ts';
 import { latin1, RowKeyBuilder, RowKeyReader, ROWS_START, successor, TIMER_ROWS_END } from './key-layout.ts';
 import type { OpenRocksStoreSync, RocksStore, RocksWrite } from './rocks-store.ts';
 import { RocksAggregatingState } from './rocksdb-aggregating-state.ts';
@@ -98,7 +91,7 @@ type StateRef = string | InternalKvState<unknown> | object;
  * dirty entries and scans every column family (blocking, in chunks) — O(state), as a canonical
  * snapshot must be; `restore` writes every owned row.
  */
-export class RocksDBStateBackend implements KeyedStateBackend {
+export class RocksDBStateBackend extends KeyedStateAccessors implements KeyedStateBackend {
   readonly maxParallelism: number;
   readonly keyGroupRange: KeyGroupRange;
   /** The store, for native checkpoints. Write {@link flushDirty} first. */
@@ -142,6 +135,7 @@ export class RocksDBStateBackend implements KeyedStateBackend {
   private readonly cleanupCursor: { stateIndex: number; from: Uint8Array | undefined } = { stateIndex: 0, from: undefined };
 
   constructor(options: RocksDBStateBackendOptions) {
+    super();
     this.maxParallelism = options.maxParallelism;
     this.keyGroupRange = options.keyGroupRange;
     this.operatorUid = options.operatorUid;
@@ -213,26 +207,6 @@ export class RocksDBStateBackend implements KeyedStateBackend {
   }
 
   // ---- states ----
-
-  getValueState<T>(descriptor: ValueStateDescriptor<T>): ValueState<T> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as ValueState<T>;
-  }
-
-  getListState<T>(descriptor: ListStateDescriptor<T>): ListState<T> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as ListState<T>;
-  }
-
-  getMapState<K, V>(descriptor: MapStateDescriptor<K, V>): MapState<K, V> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as MapState<K, V>;
-  }
-
-  getReducingState<T>(descriptor: ReducingStateDescriptor<T>): ReducingState<T> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as ReducingState<T>;
-  }
-
-  getAggregatingState<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT> {
-    return this.getPartitionedState(descriptor as StateDescriptor, voidNamespaceCodec) as unknown as AggregatingState<IN, OUT>;
-  }
 
   getPartitionedState<N>(descriptor: StateDescriptor, namespaceCodec: NamespaceCodec<N>): InternalKvState<N> {
     const existing = this.states.get(descriptor.name);
