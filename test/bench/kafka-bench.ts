@@ -22,7 +22,6 @@
  * cold for each, and writes to its own output topic. All of it shares the machine with the broker's
  * JVM, which is part of what is measured: on a small machine, broker CPU is taken from the pipeline.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -37,6 +36,7 @@ import { buildJobGraph } from '../../src/runtime/job-loader.ts';
 import { executeJob, type JobProgress } from '../../src/runtime/local-executor.ts';
 import type { BenchEvent, KeyCount } from './kafka-bench-job.ts';
 import { percentile } from './checkpoint-bench.ts';
+import { runJsonChild } from './json-child.ts';
 import { machineDescription } from './scenarios.ts';
 
 /** Input records of a default run: about 3 minutes in all on a 2-core machine. */
@@ -244,22 +244,11 @@ async function countOutput(admin: Admin, topic: string): Promise<number> {
 
 /** Runs one measurement in a fresh `node --import tsx run.ts --kafka-child` process. */
 function runKafkaChild(request: KafkaChildRequest): Promise<KafkaMeasurement> {
-  const child = spawn(process.execPath, ['--import', 'tsx', RUN_SCRIPT, '--kafka-child', JSON.stringify(request)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => (stdout += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`${request.pipeline} at parallelism ${request.parallelism} exited with code ${code}`));
-        return;
-      }
-      resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as KafkaMeasurement);
-    });
-  });
+  return runJsonChild<KafkaMeasurement>(
+    RUN_SCRIPT,
+    ['--kafka-child', JSON.stringify(request)],
+    `${request.pipeline} at parallelism ${request.parallelism}`,
+  );
 }
 
 // ——— the child: one measurement ———

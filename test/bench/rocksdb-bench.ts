@@ -30,6 +30,7 @@ import { executeJob } from '../../src/runtime/local-executor.ts';
 import type { StateCacheMetrics } from '../../src/state/rocksdb/write-back-cache.ts';
 import type { StateBackendConfig } from '../../src/state/state-backend-config.ts';
 import type { ManyKeysSummary } from '../state/rocksdb/fixtures/many-keys-job.ts';
+import { runJsonChild } from './json-child.ts';
 import { machineDescription, SCENARIOS } from './scenarios.ts';
 
 const MB = 1024 * 1024;
@@ -196,23 +197,7 @@ async function measureInChild(workload: Workload, backendKind: StateBackendConfi
 // ---- parent side ----
 
 function runChild(workload: Workload, backend: StateBackendConfig['kind'], count: number): Promise<Measurement> {
-  const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, '--child', workload, backend, String(count)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`${workload} on ${backend} exited with code ${code}`));
-        return;
-      }
-      resolve(JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Measurement);
-    });
-  });
+  return runJsonChild<Measurement>(fileURLToPath(import.meta.url), ['--child', workload, backend, String(count)], `${workload} on ${backend}`);
 }
 
 async function bestOf(

@@ -19,8 +19,8 @@
  * records, default 1,000,000; 200,000 with `--quick`); for `larger-than-memory` `--keys n` (default
  * 20,000,000) and `--state-memory size` (default 256mb).
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runJsonChild } from './json-child.ts';
 import { SCENARIOS, formatTable, machineDescription, type Measurement, type Scenario } from './scenarios.ts';
 import { measureInChild } from './measure.ts';
 import {
@@ -134,24 +134,7 @@ function runChild(scenarioId: string, parallelism: number, count: number): Promi
 }
 
 function runChildWith<T>(args: readonly string[], what: string): Promise<T> {
-  const script = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => (stdout += chunk));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new Error(`${what} exited with code ${code}`));
-        return;
-      }
-      const line = stdout.trim().split('\n').at(-1) ?? '';
-      resolve(JSON.parse(line) as T);
-    });
-  });
+  return runJsonChild<T>(fileURLToPath(import.meta.url), args, what);
 }
 
 async function main(argv: readonly string[]): Promise<void> {
